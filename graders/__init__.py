@@ -1,0 +1,1 @@
+"""sadari.graders: the nbgrader exchange client and the grading workers (built in later milestones)."""

@@ -1,0 +1,1 @@
+"""Pure core: curriculum, policy, provisioning decisions, rosters, membership, audit chain. No I/O."""

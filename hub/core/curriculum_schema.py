@@ -1,0 +1,148 @@
+"""JSON Schema of labs/curriculum.yaml: the shape of the manifest, and its documentation.
+
+Semantic rules the schema cannot say (ids that must exist elsewhere, weights adding up, due dates
+that must parse) live in curriculum.py.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+ID = {"type": "string", "pattern": "^[a-z0-9][a-z0-9-]{0,38}[a-z0-9]$"}
+TEXT = {
+    "description": "User-facing text in Korean and English.",
+    "type": "object",
+    "required": ["ko", "en"],
+    "additionalProperties": False,
+    "properties": {
+        "ko": {"type": "string", "minLength": 1},
+        "en": {"type": "string", "minLength": 1},
+    },
+}
+NOTEBOOK = {"type": "string", "pattern": r"^[^/\\].*\.ipynb$"}
+RESOURCES = {
+    "description": "What one trainee server gets.",
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "memory": {
+            "description": "Memory limit, e.g. 2G or 512M.",
+            "type": "string",
+            "pattern": "^[0-9]+(\\.[0-9]+)?[KMGT]$",
+        },
+        "cpu": {"description": "CPU limit in cores.", "type": "number", "exclusiveMinimum": 0},
+        "gpu": {"description": "GPUs requested (Kubernetes).", "type": "integer", "minimum": 0},
+    },
+}
+ASSESSMENT = {
+    "type": "object",
+    "required": ["id", "title", "weight", "points", "due", "notebooks"],
+    "additionalProperties": False,
+    "properties": {
+        "id": ID,
+        "title": TEXT,
+        "weight": {
+            "description": "Share of the stage score; the weights of a stage add up to 1.",
+            "type": "number",
+            "exclusiveMinimum": 0,
+            "maximum": 1,
+        },
+        "points": {
+            "description": "Total points of its graded cells.",
+            "type": "number",
+            "minimum": 0,
+        },
+        "due": {
+            "description": (
+                "When it is due: '+N d HH:MM' (N days after the cohort start, local time of the"
+                " cohort) or an ISO 8601 date-time with its UTC offset."
+            ),
+            "type": "string",
+        },
+        "notebooks": {
+            "description": "nbgrader source notebooks, relative to labs/.",
+            "type": "array",
+            "minItems": 1,
+            "items": NOTEBOOK,
+        },
+    },
+}
+STAGE_PLAN = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "notebooks": {
+            "description": "Practice notebooks provisioned to trainees in this stage (relative to labs/).",
+            "type": "array",
+            "items": NOTEBOOK,
+        },
+        "assessments": {"type": "array", "items": ASSESSMENT},
+        "resources": RESOURCES,
+    },
+}
+
+SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "title": "sadari curriculum manifest",
+    "type": "object",
+    "required": ["version", "program", "stages", "tracks", "cohorts"],
+    "additionalProperties": False,
+    "properties": {
+        "version": {"const": 1},
+        "program": {
+            "type": "object",
+            "required": ["id", "name"],
+            "additionalProperties": False,
+            "properties": {"id": ID, "name": TEXT},
+        },
+        "stages": {
+            "description": "The stages of every track, in order.",
+            "type": "array",
+            "minItems": 1,
+            "items": {
+                "type": "object",
+                "required": ["id", "name"],
+                "additionalProperties": False,
+                "properties": {"id": ID, "name": TEXT},
+            },
+        },
+        "cohorts": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["id", "name", "starts"],
+                "additionalProperties": False,
+                "properties": {
+                    "id": ID,
+                    "name": TEXT,
+                    "starts": {"description": "First day (YYYY-MM-DD).", "type": "string"},
+                    "timezone": {"type": "string", "default": "Asia/Seoul"},
+                },
+            },
+        },
+        "tracks": {
+            "type": "array",
+            "minItems": 1,
+            "items": {
+                "type": "object",
+                "required": ["id", "name", "image", "resources", "stages"],
+                "additionalProperties": False,
+                "properties": {
+                    "id": ID,
+                    "name": TEXT,
+                    "image": {
+                        "description": "Container image of the track's lab servers.",
+                        "type": "string",
+                    },
+                    "resources": {**RESOURCES, "required": ["memory", "cpu"]},
+                    "stages": {
+                        "description": "Per stage id: what trainees of this track get.",
+                        "type": "object",
+                        "minProperties": 1,
+                        "additionalProperties": STAGE_PLAN,
+                    },
+                },
+            },
+        },
+    },
+}
