@@ -1,0 +1,1 @@
+"""sadari's database of record: models, schema migrations (alembic) and repository functions."""
