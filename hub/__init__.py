@@ -1,0 +1,1 @@
+"""sadari.hub: the LMS service, spawner policy, hub configuration and CLI."""

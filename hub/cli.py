@@ -1,0 +1,260 @@
+"""The `sadari` command: run, roster import, curriculum check, demo seed, db upgrade/status.
+
+Commands read the same settings as the hub and the service (environment variables, see
+settings.py) and change the database of record directly; when the service is running they ask it
+to bring the hub's users and groups in line right away (it also does so on start and every few
+minutes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import urllib.error
+import urllib.request
+from datetime import UTC, datetime
+from pathlib import Path
+
+from .core.curriculum import Curriculum, check_files
+from .core.roster import RosterRow, parse_roster
+from .core.yamlsrc import InputError
+from .settings import SadariSettings
+from .store import repo
+from .store.db import SchemaOutOfDate, make_engine, require_current, schema_status, session_factory
+from .store.db import upgrade as db_upgrade
+
+DEMO_SURNAMES = "김이박최정강조윤장임한오서신권황안송류홍"
+DEMO_GIVEN = [
+    "민준",
+    "서연",
+    "도윤",
+    "지우",
+    "하준",
+    "서윤",
+    "시우",
+    "하은",
+    "주원",
+    "지민",
+    "예준",
+    "수아",
+    "지호",
+    "채원",
+    "준서",
+    "다은",
+]
+
+
+def _settings() -> SadariSettings:
+    return SadariSettings()
+
+
+def _load_curriculum(settings: SadariSettings) -> Curriculum:
+    from .service import load_curriculum_file
+
+    return load_curriculum_file(settings.curriculum_file)
+
+
+def _open_db(settings: SadariSettings, upgrade: bool = False):  # type: ignore[no-untyped-def]
+    engine = make_engine(settings.db_url)
+    require_current(engine, upgrade_db=upgrade)
+    return engine, session_factory(engine)
+
+
+def ask_service_to_sync(settings: SadariSettings) -> str:
+    """POST /api/v1/sync with the automation token; a one-line outcome."""
+    url = settings.bind_url.rstrip("/") + "/services/sadari/api/v1/sync"
+    req = urllib.request.Request(
+        url,
+        method="POST",
+        data=b"{}",
+        headers={"Authorization": f"token {settings.automation_token}"},
+    )
+    try:
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            body = json.loads(resp.read())
+        return f"hub synced ({len(body.get('created_users', []))} new hub users)"
+    except (urllib.error.URLError, OSError) as e:
+        return f"hub not reached ({e}); the service syncs users and groups when it starts"
+
+
+def cmd_db(args: argparse.Namespace) -> int:
+    """`sadari db upgrade|status`."""
+    s = _settings()
+    engine = make_engine(s.db_url)
+    status = db_upgrade(engine) if args.action == "upgrade" else schema_status(engine)
+    print(f"database: {engine.url.render_as_string(hide_password=True)}")
+    print(
+        f"revision: {status.current or '(empty)'}  head: {status.head}  "
+        f"{'up to date' if status.up_to_date else 'UPGRADE NEEDED: sadari db upgrade'}"
+    )
+    return 0 if status.up_to_date else 1
+
+
+def cmd_curriculum_check(args: argparse.Namespace) -> int:
+    """`sadari curriculum check`: the manifest against its schema and the files in labs/."""
+    s = _settings()
+    curriculum = _load_curriculum(s)
+    labs = Path(s.labs_dir)
+    existing = {str(p.relative_to(labs)) for p in labs.rglob("*.ipynb")}
+    problems = check_files(curriculum, existing)
+    if problems:
+        raise InputError(problems)
+    n_nb = len(curriculum.referenced_files())
+    print(
+        f"{s.curriculum_file}: OK — {len(curriculum.tracks)} tracks, {len(curriculum.stages)} "
+        f"stages, {len(curriculum.cohorts)} cohorts, {n_nb} notebooks found"
+    )
+    return 0
+
+
+def import_rows(
+    s: SadariSettings,
+    rows: list[RosterRow],
+    data: bytes,
+    file: str,
+    actor: str,
+    dry_run: bool = False,
+) -> repo.ImportReport:
+    """Sync the curriculum, then import `rows` in one transaction (rolled back on a dry run)."""
+    _, sessions = _open_db(s)
+    curriculum = _load_curriculum(s)
+    now = datetime.now(UTC)
+    with sessions() as session:
+        repo.sync_curriculum(session, curriculum, now)
+        report = repo.import_roster(session, rows, data=data, file=file, actor=actor, now=now)
+        if dry_run:
+            session.rollback()
+        else:
+            session.commit()
+    return report
+
+
+def cmd_roster_import(args: argparse.Namespace) -> int:
+    """`sadari roster import FILE.csv [--dry-run]`: all rows or none."""
+    s = _settings()
+    path = Path(args.file)
+    data = path.read_bytes()
+    rows = parse_roster(data, str(path), _load_curriculum(s))
+    actor = args.actor or f"cli:{os.environ.get('USER', 'unknown')}"
+    report = import_rows(s, rows, data, path.name, actor, dry_run=args.dry_run)
+    print(
+        f"{path}: {len(rows)} rows — {len(report.created)} new, {len(report.updated)} updated, "
+        f"{len(report.unchanged)} unchanged{' (dry run: nothing written)' if args.dry_run else ''}"
+    )
+    if not args.dry_run and (report.created or report.updated):
+        print(ask_service_to_sync(s))
+    return 0
+
+
+def demo_rows(curriculum: Curriculum, trainees: int) -> list[RosterRow]:
+    """The demo cohort: admin, instructor and `trainees` trainees spread over the tracks."""
+    cohort = curriculum.cohorts[0].id
+    first = curriculum.stages[0].id
+    rows = [
+        RosterRow(1, "admin", "관리자 (데모)", role="admin"),
+        RosterRow(2, "instructor", "강사 (데모)", role="instructor"),
+    ]
+    for i in range(1, trainees + 1):
+        name = DEMO_SURNAMES[(i * 7) % len(DEMO_SURNAMES)] + DEMO_GIVEN[(i * 5) % len(DEMO_GIVEN)]
+        track = curriculum.tracks[(i - 1) % len(curriculum.tracks)].id
+        rows.append(
+            RosterRow(
+                i + 2,
+                f"trainee{i:03d}",
+                name,
+                cohort=cohort,
+                track=track,
+                stage=first,
+                major="비전공" if i % 3 else "컴퓨터공학",
+            )
+        )
+    return rows
+
+
+def cmd_demo_seed(args: argparse.Namespace) -> int:
+    """`sadari demo seed`: the demo cohort (idempotent)."""
+    s = _settings()
+    rows = demo_rows(_load_curriculum(s), args.trainees)
+    report = import_rows(s, rows, b"demo-seed", "demo-seed", "cli:demo-seed")
+    print(f"demo cohort: {len(rows)} people ({len(report.created)} new)")
+    print(
+        "DEMO logins / 데모 계정: admin, instructor, "
+        f"trainee001 … trainee{args.trainees:03d}; password / 비밀번호: {s.demo_password}"
+    )
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """`sadari run`: start JupyterHub (proxy, hub, sadari service) with jupyterhub_config.py."""
+    s = _settings()
+    engine = make_engine(s.db_url)
+    require_current(engine, upgrade_db=args.upgrade_db)
+    config = Path(s.project_dir) / "jupyterhub_config.py"
+    env = dict(os.environ, SADARI_PROJECT_DIR=s.project_dir)
+    if args.upgrade_db:
+        env["SADARI_UPGRADE_DB"] = "1"
+    hub = str(Path(sys.executable).parent / "jupyterhub")
+    print(f"sadari: starting JupyterHub on {s.bind_url} (data in {s.data_dir})", flush=True)
+    os.execve(hub, [hub, "-f", str(config)], env)
+    return 0  # not reached
+
+
+def parser() -> argparse.ArgumentParser:
+    """The argument parser of `sadari`."""
+    p = argparse.ArgumentParser(
+        prog="sadari",
+        description="sadari (사다리): lab programs on "
+        "JupyterHub. Settings come from SADARI_* environment variables.",
+    )
+    sub = p.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="start the hub, proxy and sadari service")
+    run.add_argument("--upgrade-db", action="store_true", help="migrate the database first")
+    run.set_defaults(func=cmd_run)
+    roster = sub.add_parser("roster", help="trainee rosters").add_subparsers(
+        dest="action", required=True
+    )
+    imp = roster.add_parser("import", help="import a roster CSV (UTF-8, UTF-8 BOM or CP949)")
+    imp.add_argument("file")
+    imp.add_argument("--dry-run", action="store_true", help="validate and report, write nothing")
+    imp.add_argument("--actor", help="who is importing (recorded in the audit log)")
+    imp.set_defaults(func=cmd_roster_import)
+    cur = sub.add_parser("curriculum", help="the curriculum manifest").add_subparsers(
+        dest="action", required=True
+    )
+    cur.add_parser("check", help="validate labs/curriculum.yaml and its files").set_defaults(
+        func=cmd_curriculum_check
+    )
+    demo = sub.add_parser("demo", help="demo data").add_subparsers(dest="action", required=True)
+    seed = demo.add_parser("seed", help="create the demo cohort")
+    seed.add_argument("--trainees", type=int, default=12)
+    seed.set_defaults(func=cmd_demo_seed)
+    db = sub.add_parser("db", help="the database schema")
+    db.add_argument("action", choices=["upgrade", "status"])
+    db.set_defaults(func=cmd_db)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one command; clear messages and exit codes for bad input and old schemas."""
+    args = parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except InputError as e:
+        print(
+            f"sadari: nothing was changed; fix these problems first / 아무것도 변경하지 "
+            f"않았습니다:\n{e}",
+            file=sys.stderr,
+        )
+        return 2
+    except SchemaOutOfDate as e:
+        print(f"sadari: {e}", file=sys.stderr)
+        return 3
+    except (repo.Invalid, repo.NotFound) as e:
+        print(f"sadari: nothing was changed: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,35 @@
+"""Tornado handlers of the sadari service; `default_handlers` lists them (paths under the prefix)."""
+
+from .api import (
+    AuditHandler,
+    CurriculumHandler,
+    HealthHandler,
+    MeHandler,
+    NotFoundHandler,
+    RosterHandler,
+    StageHandler,
+    SyncHandler,
+    TraineeHandler,
+    TraineesHandler,
+)
+from .pages import AdminPage, HomeHandler, InstructorPage, OAuthCallback, TraineePage
+
+USER = r"([a-z0-9][a-z0-9._-]{0,63})"
+
+default_handlers = [
+    ("/?", HomeHandler),
+    ("/trainee", TraineePage),
+    ("/instructor", InstructorPage),
+    ("/admin", AdminPage),
+    ("/oauth_callback", OAuthCallback),
+    ("/api/v1/health", HealthHandler),
+    ("/api/v1/me", MeHandler),
+    ("/api/v1/curriculum", CurriculumHandler),
+    ("/api/v1/trainees", TraineesHandler),
+    (f"/api/v1/trainees/{USER}", TraineeHandler),
+    (f"/api/v1/trainees/{USER}/stage", StageHandler),
+    ("/api/v1/roster", RosterHandler),
+    ("/api/v1/sync", SyncHandler),
+    ("/api/v1/audit", AuditHandler),
+    ("/api/v1/.*", NotFoundHandler),
+]

@@ -1,0 +1,119 @@
+"""JSON-ready views shared by the API and the pages (one place that shapes what people see)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from ..core.audit import naive_utc, verify_chain
+from ..core.curriculum import Curriculum, Text
+from ..core.policy import Placement, spawn_plan
+from ..store import repo
+
+
+def text(t: Text | Any) -> dict[str, str]:
+    """A bilingual text as {ko, en}."""
+    return {"ko": t.ko, "en": t.en}
+
+
+def named(row: Any) -> dict[str, Any]:
+    """A cohort/track/stage row as {id, name}."""
+    return {"id": row.slug, "name": {"ko": row.name_ko, "en": row.name_en}}
+
+
+def member_view(
+    s: Session, curriculum: Curriculum, username: str, now: datetime, role: str | None
+) -> dict[str, Any]:
+    """Who someone is, where they are in the program and what is next for them."""
+    view: dict[str, Any] = {
+        "username": username,
+        "role": role,
+        "name": None,
+        "enrollment": None,
+        "labs": [],
+        "next": [],
+    }
+    try:
+        m = repo.member(s, username)
+    except repo.NotFound:
+        return view
+    view.update(name=m.name, email=m.email, role=role or m.role)
+    e = repo.active_enrollment(m)
+    if e is None:
+        return view
+    nxt = curriculum.next_stage(e.stage.slug)
+    view["enrollment"] = {
+        "cohort": named(e.cohort),
+        "track": named(e.track),
+        "stage": {**named(e.stage), "position": e.stage.position},
+        "next_stage": {"id": nxt.id, "name": text(nxt.name)} if nxt else None,
+        "since": e.updated_at,
+    }
+    plan = spawn_plan(curriculum, Placement(e.cohort.slug, e.track.slug, e.stage.slug))
+    view["labs"] = [lab.dest for lab in plan.labs]
+    view["next"] = [
+        {
+            "id": a.slug,
+            "title": {"ko": a.title_ko, "en": a.title_en},
+            "due_at": a.due_at,
+            "weight": a.weight,
+            "points": a.points,
+        }
+        for a in e.stage.assessments
+        if a.due_at >= naive_utc(now)
+    ]
+    return view
+
+
+def trainee_row(e: Any) -> dict[str, Any]:
+    """One enrollment as a table row."""
+    return {
+        "username": e.member.username,
+        "name": e.member.name,
+        "email": e.member.email,
+        "cohort": e.cohort.slug,
+        "track": e.track.slug,
+        "stage": e.stage.slug,
+        "major": e.member.major,
+        "since": e.updated_at,
+    }
+
+
+def counts(s: Session) -> dict[str, Any]:
+    """Trainees per track and stage."""
+    c = Counter((e.track.slug, e.stage.slug) for e in repo.trainees(s))
+    return {
+        "total": sum(c.values()),
+        "by_track_stage": [
+            {"track": t, "stage": st, "trainees": n} for (t, st), n in sorted(c.items())
+        ],
+    }
+
+
+def audit_view(s: Session, limit: int, target: str | None) -> dict[str, Any]:
+    """Recent audit entries and whether the whole chain verifies."""
+    entries = repo.audit_entries(s, limit=limit, target=target)
+    chain = [
+        (repo.audit_content(e), e.prev_hash, e.hash)
+        for e in reversed(repo.audit_entries(s, limit=1_000_000))
+    ]
+    broken = verify_chain(chain)
+    return {
+        "chain_ok": broken is None,
+        "entries": [
+            {
+                "id": e.id,
+                "at": e.at,
+                "actor": e.actor,
+                "action": e.action,
+                "target": e.target,
+                "details": e.details,
+                "reason": e.reason,
+                "hash": e.hash,
+            }
+            for e in entries
+        ],
+    }

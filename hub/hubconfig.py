@@ -1,0 +1,156 @@
+"""JupyterHub configuration from sadari's settings: `apply(settings, c)`.
+
+One `update_*` function per concern; each only sets values on the Config object (never appends to
+what is there), so applying twice gives the same config and every function is testable against a
+bare `Config()` without starting a hub.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from traitlets.config import Config
+
+from .core import permissions as perm
+from .settings import SadariSettings
+
+TEMPLATES = Path(__file__).with_name("templates")
+AUTHENTICATORS = {
+    "native": "nativeauthenticator.NativeAuthenticator",
+    "github": "oauthenticator.github.GitHubOAuthenticator",
+    "generic-oauth": "oauthenticator.generic.GenericOAuthenticator",
+}
+
+
+def _bin(name: str) -> str:
+    """An executable of this Python environment (the venv's jupyterhub-singleuser, ...)."""
+    return str(Path(sys.executable).parent / name)
+
+
+def update_hub(s: SadariSettings, c: Config) -> None:
+    """Where the hub listens and keeps its state."""
+    c.JupyterHub.bind_url = s.bind_url
+    c.JupyterHub.hub_bind_url = f"http://127.0.0.1:{s.hub_port}"
+    c.JupyterHub.db_url = s.hub_db_url
+    c.JupyterHub.cookie_secret_file = str(Path(s.data_dir) / "jupyterhub_cookie_secret")
+    c.JupyterHub.template_paths = [str(TEMPLATES / "hub")]
+    c.JupyterHub.template_vars = {"sadari_demo": s.authenticator == "demo"}
+
+
+def update_proxy(s: SadariSettings, c: Config) -> None:
+    """The configurable-http-proxy installed from package.json (falls back to the one on PATH)."""
+    local = Path(s.project_dir) / "node_modules" / ".bin" / "configurable-http-proxy"
+    c.ConfigurableHTTPProxy.command = [str(local) if local.exists() else "configurable-http-proxy"]
+    c.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{s.proxy_api_port}"
+    c.ConfigurableHTTPProxy.pid_file = str(Path(s.data_dir) / "proxy.pid")
+
+
+def update_auth(s: SadariSettings, c: Config) -> None:
+    """The login: the demo one or a production authenticator; only known users may log in."""
+    c.Authenticator.allow_existing_users = True
+    c.Authenticator.admin_users = {u.strip() for u in s.hub_admins.split(",") if u.strip()}
+    if s.authenticator == "demo":
+        c.JupyterHub.authenticator_class = "sadari.hub.auth.DemoAuthenticator"
+        c.DemoAuthenticator.password = s.demo_password
+        if s.demo_password == "sadari-demo":
+            c.JupyterHub.template_vars = {
+                **c.JupyterHub.template_vars,
+                "sadari_demo_hint": "admin · instructor · trainee001… / password: sadari-demo",
+            }
+        return
+    c.JupyterHub.authenticator_class = AUTHENTICATORS[s.authenticator]
+    if s.authenticator == "native":
+        try:
+            import nativeauthenticator
+        except ImportError:
+            raise RuntimeError(
+                "authenticator 'native' needs NativeAuthenticator: pip install 'sadari[auth]'"
+            ) from None
+        c.JupyterHub.template_paths = [
+            *c.JupyterHub.template_paths,
+            str(Path(nativeauthenticator.__file__).parent / "templates"),
+        ]
+
+
+def update_spawner(s: SadariSettings, c: Config) -> None:
+    """Trainee servers: sadari's policy on the chosen backend."""
+    c.JupyterHub.spawner_class = "sadari.hub.spawner.SadariLocalSpawner"
+    c.SadariLocalSpawner.home_dir_template = str(s.homes_dir / "{username}")
+    c.SadariLocalSpawner.curriculum_file = str(s.curriculum_file)
+    c.SadariLocalSpawner.labs_dir = s.labs_dir
+    c.Spawner.cmd = [_bin("jupyterhub-singleuser")]
+    c.Spawner.default_url = "/lab"
+    c.Spawner.start_timeout = 120
+    c.Spawner.http_timeout = 60
+    # jupyter_server refuses to run as root; a hub running as root (containers, CI) must say so.
+    c.Spawner.args = ["--allow-root"] if os.geteuid() == 0 else []
+
+
+def update_services(s: SadariSettings, c: Config) -> None:
+    """The sadari service (managed by the hub) and the automation service token."""
+    c.JupyterHub.services = [
+        {
+            "name": perm.SERVICE_NAME,
+            "display": True,
+            "url": f"http://127.0.0.1:{s.service_port}",
+            "command": [sys.executable, "-m", "sadari.hub.service"],
+            "environment": {**s.environment(), "PATH": os.environ.get("PATH", "")},
+            "oauth_no_confirm": True,
+            "oauth_client_allowed_scopes": [perm.LEARN, perm.INSTRUCT, perm.ADMIN],
+        },
+        {"name": perm.AUTOMATION_SERVICE, "api_token": s.automation_token, "display": False},
+    ]
+
+
+def roles() -> list[dict[str, Any]]:
+    """The hub roles sadari declares: one per sadari role (given to its group) and the services'."""
+    out: list[dict[str, Any]] = [
+        {
+            "name": f"sadari-{role}",
+            "description": f"sadari {role}",
+            "scopes": scopes,
+            "groups": [perm.ROLE_GROUPS[role]],
+        }
+        for role, scopes in perm.ROLE_SCOPES.items()
+    ]
+    out.append(
+        {
+            "name": "sadari-service",
+            "description": "the sadari service's hub access",
+            "scopes": perm.SERVICE_HUB_SCOPES,
+            "services": [perm.SERVICE_NAME],
+        }
+    )
+    out.append(
+        {
+            "name": "sadari-automation",
+            "description": "scripts acting as a sadari admin",
+            "scopes": perm.ROLE_SCOPES["admin"],
+            "services": [perm.AUTOMATION_SERVICE],
+        }
+    )
+    return out
+
+
+def update_roles(s: SadariSettings, c: Config) -> None:
+    """Custom scopes and roles (JupyterHub RBAC)."""
+    c.JupyterHub.custom_scopes = perm.CUSTOM_SCOPES
+    c.JupyterHub.load_roles = roles()
+
+
+def apply(settings: SadariSettings, c: Config) -> Config:
+    """Configure JupyterHub for sadari from `settings`; returns `c`."""
+    Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
+    for update in (
+        update_hub,
+        update_proxy,
+        update_auth,
+        update_spawner,
+        update_services,
+        update_roles,
+    ):
+        update(settings, c)
+    return c

@@ -1,0 +1,194 @@
+"""The sadari service: a tornado application that JupyterHub runs at /services/sadari/.
+
+`SadariService` is a traitlets Application with one init step per concern (database, curriculum,
+hub API, web app); `Context` is what handlers get: settings, sessions, curriculum, hub API client,
+templates and the service clock. Run by the hub as `python -m sadari.hub.service`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sys
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from jupyterhub.services.auth import HubOAuth
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+from tornado import ioloop, web
+from traitlets import Instance
+from traitlets.config import Application
+
+from .core.curriculum import Curriculum, parse_curriculum
+from .core.yamlsrc import InputError
+from .hubapi import HubAPI, sync_membership
+from .settings import SadariSettings
+from .store import repo
+from .store.db import SchemaOutOfDate, make_engine, require_current, session_factory
+
+TEMPLATES = Path(__file__).with_name("templates")
+RESYNC_SECONDS = 300
+
+
+def utcnow() -> datetime:
+    """The service clock (UTC). Identity and time always come from the server."""
+    return datetime.now(UTC)
+
+
+@dataclass
+class Context:
+    """What every handler needs, built once at start-up."""
+
+    settings: SadariSettings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    curriculum: Curriculum
+    hub: HubAPI | None
+    hub_auth: HubOAuth | None
+    templates: Environment
+    prefix: str
+    now: Callable[[], datetime] = utcnow
+    log: logging.Logger = logging.getLogger("sadari")
+
+    async def sync_hub(self, usernames: Iterable[str] | None = None) -> dict[str, Any]:
+        """Bring hub users and groups in line with the database (all members or `usernames`)."""
+        if self.hub is None:
+            return {"status": "skipped", "message": "no hub API token (not running under a hub)"}
+        with self.sessions() as s:
+            wanted = repo.wanted_membership(s, usernames)
+        plan = await sync_membership(self.hub, wanted)
+        return {
+            "status": "ok",
+            "created_users": plan.create_users,
+            "created_groups": plan.create_groups,
+            "added": plan.add,
+            "removed": plan.remove,
+        }
+
+
+def load_curriculum_file(path: Path) -> Curriculum:
+    """Read and validate labs/curriculum.yaml (InputError with file:line on problems)."""
+    return parse_curriculum(path.read_text(encoding="utf-8"), str(path))
+
+
+class SadariService(Application):
+    """The sadari service process."""
+
+    name = "sadari-service"
+    description = "sadari: learning management for JupyterHub lab programs"
+    sadari = Instance(SadariSettings)
+    classes = [SadariSettings]
+
+    def initialize(self, argv: list[str] | None = None) -> None:
+        """Parse the command line, then build everything the service needs."""
+        super().initialize(argv)
+        logging.basicConfig(
+            level=logging.INFO, format="[%(levelname)s %(asctime)s %(name)s] %(message)s"
+        )
+        self.sadari = SadariSettings(parent=self)
+        self.init_db()
+        self.init_curriculum()
+        self.init_hub()
+        self.init_web()
+
+    def init_db(self) -> None:
+        """Connect and check the schema version (refuse an old schema unless told to upgrade)."""
+        self.engine = make_engine(self.sadari.db_url)
+        status = require_current(self.engine, upgrade_db=self.sadari.upgrade_db)
+        self.log.info("database at revision %s", status.current)
+        self.sessions = session_factory(self.engine)
+
+    def init_curriculum(self) -> None:
+        """Load the manifest and instantiate it for every cohort in the database."""
+        self.curriculum = load_curriculum_file(self.sadari.curriculum_file)
+        with self.sessions.begin() as s:
+            changed = repo.sync_curriculum(s, self.curriculum, utcnow())
+        self.log.info(
+            "curriculum %s: %d tracks, %d cohorts, %d rows changed",
+            self.curriculum.program_id,
+            len(self.curriculum.tracks),
+            len(self.curriculum.cohorts),
+            changed,
+        )
+
+    def init_hub(self) -> None:
+        """The hub API client and OAuth helper (absent when not run by a hub)."""
+        token = os.environ.get("JUPYTERHUB_API_TOKEN")
+        api_url = os.environ.get("JUPYTERHUB_API_URL", "http://127.0.0.1:8081/hub/api")
+        self.hub = HubAPI(api_url, token) if token else None
+        self.hub_auth = HubOAuth(api_token=token, cache_max_age=60) if token else None
+        self.prefix = os.environ.get("JUPYTERHUB_SERVICE_PREFIX", "/services/sadari/")
+
+    def init_web(self) -> None:
+        """The tornado application with every handler under the service prefix."""
+        from .handlers import default_handlers
+
+        self.ctx = Context(
+            settings=self.sadari,
+            engine=self.engine,
+            sessions=self.sessions,
+            curriculum=self.curriculum,
+            hub=self.hub,
+            hub_auth=self.hub_auth,
+            templates=Environment(
+                loader=FileSystemLoader(str(TEMPLATES)), autoescape=select_autoescape(["html"])
+            ),
+            prefix=self.prefix,
+            log=self.log,
+        )
+        routes = [(self.prefix.rstrip("/") + path, handler) for path, handler in default_handlers]
+        self.web = web.Application(
+            routes,
+            sadari=self.ctx,
+            cookie_secret=self.sadari.secret("service-cookie-secret", "SADARI_COOKIE_SECRET"),
+            xsrf_cookies=False,  # cookie-authenticated writes are XSRF-checked by HubOAuth
+        )
+
+    async def resync_forever(self) -> None:
+        """Sync hub users and groups now (retrying while the hub starts) and every few minutes."""
+        delay = 1.0
+        while True:
+            try:
+                result = await self.ctx.sync_hub()
+                self.log.info("hub sync: %s", result.get("status"))
+                delay = RESYNC_SECONDS
+            except Exception as e:  # the hub may still be starting; never let the loop die
+                self.log.warning("hub sync failed (%s); retrying in %.0fs", e, delay)
+                delay = min(delay * 2, RESYNC_SECONDS)
+            await asyncio.sleep(delay)
+
+    def start(self) -> None:
+        """Listen on the service URL given by the hub and run forever."""
+        url = urlparse(
+            os.environ.get("JUPYTERHUB_SERVICE_URL", f"http://127.0.0.1:{self.sadari.service_port}")
+        )
+        self.web.listen(url.port or 80, url.hostname or "127.0.0.1", xheaders=True)
+        self.log.info("sadari service listening on %s%s", url.geturl(), self.prefix)
+        loop = ioloop.IOLoop.current()
+        loop.add_callback(self.resync_forever)
+        loop.start()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the service process."""
+    app = SadariService()
+    try:
+        app.initialize(argv)
+    except SchemaOutOfDate as e:
+        print(f"sadari: {e}", file=sys.stderr)
+        sys.exit(3)
+    except InputError as e:
+        print(f"sadari: the curriculum has problems:\n{e}", file=sys.stderr)
+        sys.exit(4)
+    app.start()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,199 @@
+"""sadari's settings: one traitlets object read by the hub config, the service and the CLI.
+
+Every setting is a trait with a help string. Environment variables are read only in `@default`
+methods, so `c.SadariSettings.<name> = ...` in a config file always wins, and the hub hands the
+service its settings through the same variables.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from traitlets import Bool, CaselessStrEnum, Integer, Unicode, default, validate
+from traitlets.config import LoggingConfigurable
+
+
+def _env(name: str, fallback: str) -> str:
+    return os.environ.get(name) or fallback
+
+
+class SadariSettings(LoggingConfigurable):
+    """Settings shared by the hub config, the sadari service and the `sadari` CLI."""
+
+    project_dir = Unicode(
+        help="""Folder holding labs/ and node_modules/ (the project checkout).
+        Default: $SADARI_PROJECT_DIR, else the current directory.""",
+    ).tag(config=True)
+
+    @default("project_dir")
+    def _default_project_dir(self) -> str:
+        return _env("SADARI_PROJECT_DIR", os.getcwd())
+
+    data_dir = Unicode(
+        help="""Folder for databases, trainee homes, secrets and logs.
+        Default: $SADARI_DATA_DIR, else <project_dir>/data.""",
+    ).tag(config=True)
+
+    @default("data_dir")
+    def _default_data_dir(self) -> str:
+        return _env("SADARI_DATA_DIR", str(Path(self.project_dir) / "data"))
+
+    @validate("data_dir", "project_dir", "labs_dir")
+    def _absolute(self, proposal: dict[str, str]) -> str:
+        return str(Path(proposal["value"]).expanduser().resolve())
+
+    db_url = Unicode(
+        help="""SQLAlchemy URL of sadari's database of record (SQLite or PostgreSQL).
+        Default: $SADARI_DB_URL, else sqlite:///<data_dir>/sadari.sqlite.""",
+    ).tag(config=True)
+
+    @default("db_url")
+    def _default_db_url(self) -> str:
+        return _env("SADARI_DB_URL", f"sqlite:///{self.data_dir}/sadari.sqlite")
+
+    hub_db_url = Unicode(
+        help="""Database URL of JupyterHub's own state. Default: $SADARI_HUB_DB_URL, else
+        sqlite:///<data_dir>/jupyterhub.sqlite.""",
+    ).tag(config=True)
+
+    @default("hub_db_url")
+    def _default_hub_db_url(self) -> str:
+        return _env("SADARI_HUB_DB_URL", f"sqlite:///{self.data_dir}/jupyterhub.sqlite")
+
+    upgrade_db = Bool(
+        help="""Migrate sadari's database to the newest schema at start-up instead of refusing
+        to start on an old one. Default: $SADARI_UPGRADE_DB ('1' for yes), else no.""",
+    ).tag(config=True)
+
+    @default("upgrade_db")
+    def _default_upgrade_db(self) -> bool:
+        return os.environ.get("SADARI_UPGRADE_DB", "") in ("1", "true", "yes")
+
+    labs_dir = Unicode(
+        help="Folder of the curriculum (curriculum.yaml and notebooks). Default: "
+        "$SADARI_LABS_DIR, else <project_dir>/labs.",
+    ).tag(config=True)
+
+    @default("labs_dir")
+    def _default_labs_dir(self) -> str:
+        return _env("SADARI_LABS_DIR", str(Path(self.project_dir) / "labs"))
+
+    @property
+    def curriculum_file(self) -> Path:
+        """The manifest, labs/curriculum.yaml."""
+        return Path(self.labs_dir) / "curriculum.yaml"
+
+    bind_url = Unicode(
+        help="Public URL the hub's proxy listens on. Default: $SADARI_BIND_URL, else "
+        "http://127.0.0.1:8000.",
+    ).tag(config=True)
+
+    @default("bind_url")
+    def _default_bind_url(self) -> str:
+        return _env("SADARI_BIND_URL", "http://127.0.0.1:8000")
+
+    hub_port = Integer(
+        help="Port of the hub's own process (behind the proxy). Default: $SADARI_HUB_PORT, else 8081.",
+    ).tag(config=True)
+
+    @default("hub_port")
+    def _default_hub_port(self) -> int:
+        return int(_env("SADARI_HUB_PORT", "8081"))
+
+    proxy_api_port = Integer(
+        help="Port of the proxy's REST API. Default: $SADARI_PROXY_API_PORT, else 8001.",
+    ).tag(config=True)
+
+    @default("proxy_api_port")
+    def _default_proxy_api_port(self) -> int:
+        return int(_env("SADARI_PROXY_API_PORT", "8001"))
+
+    service_port = Integer(
+        help="Port the sadari service listens on (loopback). Default: $SADARI_SERVICE_PORT, "
+        "else 10101.",
+    ).tag(config=True)
+
+    @default("service_port")
+    def _default_service_port(self) -> int:
+        return int(_env("SADARI_SERVICE_PORT", "10101"))
+
+    authenticator = CaselessStrEnum(
+        ["demo", "native", "github", "generic-oauth"],
+        help="""How people log in. 'demo' (the default of `make run`): every roster member with the
+        shared demo password, clearly marked as a demo. 'native': NativeAuthenticator (sign-up
+        with admin approval). 'github' / 'generic-oauth': OAuthenticator, configured through its
+        own traits (client id, secret, callback URL). Default: $SADARI_AUTHENTICATOR, else demo.""",
+    ).tag(config=True)
+
+    @default("authenticator")
+    def _default_authenticator(self) -> str:
+        return _env("SADARI_AUTHENTICATOR", "demo")
+
+    demo_password = Unicode(
+        help="Shared password of the demo login. Default: $SADARI_DEMO_PASSWORD, else "
+        "'sadari-demo'.",
+    ).tag(config=True)
+
+    @default("demo_password")
+    def _default_demo_password(self) -> str:
+        return _env("SADARI_DEMO_PASSWORD", "sadari-demo")
+
+    spawner = CaselessStrEnum(
+        ["local"],
+        help="""Where trainee servers run. 'local': one process per trainee on this machine, one
+        home folder per trainee under <data_dir>/homes (the embedded default; no isolation between
+        trainees, for demos and development). Default: $SADARI_SPAWNER, else local.""",
+    ).tag(config=True)
+
+    @default("spawner")
+    def _default_spawner(self) -> str:
+        return _env("SADARI_SPAWNER", "local")
+
+    hub_admins = Unicode(
+        help="Comma-separated usernames with JupyterHub admin rights (the hub's admin page). "
+        "Default: $SADARI_HUB_ADMINS, else none.",
+    ).tag(config=True)
+
+    @default("hub_admins")
+    def _default_hub_admins(self) -> str:
+        return _env("SADARI_HUB_ADMINS", "")
+
+    max_roster_bytes = Integer(
+        5 * 1024 * 1024, help="Largest roster upload accepted, in bytes."
+    ).tag(config=True)
+
+    @property
+    def homes_dir(self) -> Path:
+        """Parent folder of the trainees' home folders (local spawner)."""
+        return Path(self.data_dir) / "homes"
+
+    def secret(self, name: str, env: str) -> str:
+        """A secret from $`env`, else from <data_dir>/<name> (created 0600 on first use)."""
+        if os.environ.get(env):
+            return os.environ[env]
+        path = Path(self.data_dir) / name
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(secrets.token_hex(32))
+        return path.read_text().strip()
+
+    @property
+    def automation_token(self) -> str:
+        """Token of the `sadari-automation` service (scripts, CI): $SADARI_AUTOMATION_TOKEN or a
+        generated one in <data_dir>/automation-token."""
+        return self.secret("automation-token", "SADARI_AUTOMATION_TOKEN")
+
+    def environment(self) -> dict[str, str]:
+        """The variables that give another process (the service) these same settings."""
+        return {
+            "SADARI_PROJECT_DIR": self.project_dir,
+            "SADARI_DATA_DIR": self.data_dir,
+            "SADARI_DB_URL": self.db_url,
+            "SADARI_LABS_DIR": self.labs_dir,
+            "SADARI_UPGRADE_DB": "1" if self.upgrade_db else "",
+            "SADARI_SERVICE_PORT": str(self.service_port),
+        }

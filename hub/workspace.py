@@ -1,0 +1,74 @@
+"""Filesystem side of lab provisioning: checksums, copies and the workspace manifest.
+
+Carries out the decisions of core/provision.py in one trainee's workspace. Writes are atomic
+(temporary file + rename) so a crash never leaves half a notebook; destinations outside the
+workspace are refused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+
+from .core.policy import LabFile
+from .core.provision import WRITES, Decision, decide, next_manifest
+
+MANIFEST = Path(".sadari") / "provisioned.json"
+
+
+def sha256_file(path: Path) -> str:
+    """Hex SHA-256 of a file's bytes."""
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _inside(root: Path, rel: str) -> Path:
+    target = (root / rel).resolve()
+    if not target.is_relative_to(root.resolve()):
+        raise ValueError(f"{rel!r} is outside {root}")
+    return target
+
+
+def _atomic_write(target: Path, write: callable) -> None:  # type: ignore[valid-type]
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".sadari-")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600; trainees' files are ordinary files
+        os.replace(tmp, target)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def provision(workspace: Path, labs_root: Path, labs: Iterable[LabFile]) -> list[Decision]:
+    """Bring a stage's labs into `workspace` without touching the trainee's edits."""
+    labs = list(labs)
+    workspace.mkdir(parents=True, exist_ok=True)
+    by_dest = {lab.dest: _inside(labs_root, lab.source) for lab in labs}
+    sources = {dest: sha256_file(src) for dest, src in by_dest.items()}
+    manifest_path = workspace / MANIFEST
+    manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
+    present = {}
+    for dest in by_dest:
+        target = _inside(workspace, dest)
+        present[dest] = sha256_file(target) if target.is_file() else None
+    decisions = decide(sources, manifest, present)
+    for d in decisions:
+        if d.action in WRITES:
+            with by_dest[d.dest].open("rb") as src:
+                _atomic_write(_inside(workspace, d.dest), lambda f, s=src: shutil.copyfileobj(s, f))
+    new = next_manifest(sources, manifest, decisions)
+    if new != manifest:
+        body = json.dumps(new, indent=1, sort_keys=True).encode()
+        _atomic_write(manifest_path, lambda f: f.write(body))
+    return decisions
