@@ -1,0 +1,72 @@
+# sadari — one-command dev tasks. Quick start: `make run`, `make test`.
+SHELL := /bin/bash
+VENV := .venv
+BIN := $(VENV)/bin
+PYTHON ?= python3
+export SADARI_PROJECT_DIR := $(CURDIR)
+export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
+
+.PHONY: help install system-deps run seed test test-unit test-service test-hub test-postgresql \
+        lint format bench-spawn clean
+
+help:
+	@echo "make run          install, seed the demo cohort, start on http://127.0.0.1:8000"
+	@echo "make test         install, then run lint, types and every test tier"
+	@echo "make test-unit    the pure core only (seconds)"
+	@echo "make test-hub     tests against a real JupyterHub (SQLite and PostgreSQL)"
+	@echo "make bench-spawn  benchmarks/spawn.py: stock JupyterHub vs sadari, 20 spawns each"
+
+# Debian packages the platform needs: Node.js + npm for the proxy (PostgreSQL is installed by the
+# test setup when a test needs it).
+system-deps:
+	@command -v npm >/dev/null || { apt-get update -q && apt-get install -y -q nodejs npm; }
+
+$(BIN)/activate:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: $(BIN)/activate pyproject.toml labs/requirements.txt
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[test,postgresql,auth]' -r labs/requirements.txt
+	touch $@
+
+node_modules/.installed: package.json package-lock.json | system-deps
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+install: $(VENV)/.installed node_modules/.installed
+
+seed: install
+	$(BIN)/sadari db upgrade
+	$(BIN)/sadari demo seed
+
+run: seed
+	$(BIN)/sadari run
+
+lint: install
+	$(BIN)/ruff check hub graders tests benchmarks
+	$(BIN)/mypy
+
+test: install lint
+	$(BIN)/pytest
+
+test-unit: install
+	$(BIN)/pytest tests/unit
+
+test-service: install
+	$(BIN)/pytest tests/service
+
+test-hub: install
+	$(BIN)/pytest -m hub
+
+test-postgresql: install
+	$(BIN)/pytest -m postgresql
+
+bench-spawn: install
+	$(BIN)/python benchmarks/spawn.py
+
+format: install
+	$(BIN)/ruff format hub graders tests benchmarks
+	$(BIN)/ruff check --fix hub graders tests benchmarks
+
+clean:
+	rm -rf data .pytest_cache .mypy_cache .ruff_cache
