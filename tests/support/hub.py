@@ -1,0 +1,206 @@
+"""A real JupyterHub for tests: proxy, hub, sadari service and single-user servers as subprocesses.
+
+`RunningHub.start(data_dir, db_url)` seeds the demo cohort with the real CLI, starts `jupyterhub`
+with the project's jupyterhub_config.py on free ports, and waits until the sadari service answers
+and the hub's users and groups are synced. Helpers drive it the way people do: the login form, the
+hub API with a user's own token, the single-user server's contents API.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+PASSWORD = "test-demo-password"
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def hub_env(data_dir: Path, db_url: str, **extra: str) -> dict[str, str]:
+    """Environment for the CLI and the hub: everything under `data_dir`, free ports."""
+    return {
+        **os.environ,
+        "SADARI_PROJECT_DIR": str(ROOT),
+        "SADARI_DATA_DIR": str(data_dir),
+        "SADARI_DB_URL": db_url,
+        "SADARI_BIND_URL": f"http://127.0.0.1:{free_port()}",
+        "SADARI_HUB_PORT": str(free_port()),
+        "SADARI_PROXY_API_PORT": str(free_port()),
+        "SADARI_SERVICE_PORT": str(free_port()),
+        "SADARI_DEMO_PASSWORD": PASSWORD,
+        "SADARI_AUTOMATION_TOKEN": secrets.token_hex(16),
+        "PATH": f"{ROOT / 'node_modules' / '.bin'}{os.pathsep}{os.environ.get('PATH', '')}",
+        **extra,
+    }
+
+
+def sadari(env: dict[str, str], *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """Run the real `sadari` CLI."""
+    r = subprocess.run([str(BIN / "sadari"), *args], env=env, capture_output=True, text=True,
+                       timeout=120)
+    if check and r.returncode != 0:
+        raise AssertionError(f"sadari {' '.join(args)} failed ({r.returncode}):\n{r.stderr}")
+    return r
+
+
+@dataclass
+class RunningHub:
+    """A started hub; `url` is the public (proxy) URL."""
+
+    env: dict[str, str]
+    data_dir: Path
+    proc: subprocess.Popen[bytes]
+    log_path: Path
+    tokens: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        """Public URL of the proxy."""
+        return self.env["SADARI_BIND_URL"]
+
+    @property
+    def service(self) -> str:
+        """Base URL of the sadari service API."""
+        return f"{self.url}/services/sadari/api/v1"
+
+    @classmethod
+    def start(cls, data_dir: Path, db_url: str, trainees: int = 4, **extra: str) -> RunningHub:
+        """Seed the demo cohort and start the hub; wait until it and the service are ready."""
+        env = hub_env(data_dir, db_url, **extra)
+        sadari(env, "db", "upgrade")
+        sadari(env, "demo", "seed", "--trainees", str(trainees))
+        log_path = data_dir / "hub.log"
+        proc = subprocess.Popen(
+            [str(BIN / "jupyterhub"), "-f", str(ROOT / "jupyterhub_config.py")],
+            cwd=data_dir, env=env, stdout=log_path.open("wb"), stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        hub = cls(env, data_dir, proc, log_path)
+        try:
+            hub.wait_ready()
+        except BaseException:
+            hub.stop()
+            raise
+        return hub
+
+    def log(self) -> str:
+        """What the hub (and the service, and the servers) printed."""
+        return self.log_path.read_text(errors="replace")
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        """Until the service answers as the automation service and a full sync has run."""
+        deadline = time.monotonic() + timeout
+        auth = {"Authorization": f"token {self.env['SADARI_AUTOMATION_TOKEN']}"}
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"jupyterhub exited ({self.proc.returncode}):\n{self.log()}")
+            try:
+                r = requests.post(f"{self.service}/sync", headers=auth, timeout=10)
+                if r.status_code == 200 and r.json().get("status") == "ok":
+                    return
+            except requests.RequestException:
+                pass
+            time.sleep(0.3)
+        raise TimeoutError(f"hub not ready after {timeout}s:\n{self.log()[-3000:]}")
+
+    def stop(self) -> None:
+        """SIGTERM the hub (it stops the servers and the proxy), then make sure all are gone."""
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(5)
+        pid_file = self.data_dir / "proxy.pid"
+        if pid_file.exists():
+            try:
+                os.kill(int(pid_file.read_text()), signal.SIGKILL)
+            except (ProcessLookupError, ValueError):
+                pass
+
+    # --- acting as people ---------------------------------------------------------------------
+
+    def login(self, username: str, password: str = PASSWORD) -> requests.Session:
+        """Log in through the hub's login form, as a browser does; the session holds the cookies."""
+        s = requests.Session()
+        s.get(f"{self.url}/hub/login", timeout=10)
+        r = s.post(f"{self.url}/hub/login?next=%2Fhub%2Fhome", timeout=30,
+                   data={"username": username, "password": password,
+                         "_xsrf": s.cookies.get("_xsrf", path="/hub/")}, allow_redirects=False)
+        if r.status_code != 302 or "login" in r.headers.get("Location", ""):
+            raise AssertionError(f"login of {username} failed: {r.status_code} {r.text[:300]}")
+        return s
+
+    def token(self, username: str) -> str:
+        """An API token the user makes for themself (as on the hub's token page)."""
+        if username not in self.tokens:
+            s = self.login(username)
+            r = s.post(f"{self.url}/hub/api/users/{username}/tokens", timeout=10,
+                       headers={"X-XSRFToken": s.cookies.get("_xsrf", path="/hub/")},
+                       json={"note": "test"})
+            assert r.status_code == 201, r.text
+            self.tokens[username] = r.json()["token"]
+        return self.tokens[username]
+
+    def call(self, username: str, method: str, url: str, **kw: Any) -> requests.Response:
+        """An HTTP call with `username`'s token (`url` relative to the proxy when it starts '/')."""
+        headers = {"Authorization": f"token {self.token(username)}", **kw.pop("headers", {})}
+        return requests.request(method, self.url + url if url.startswith("/") else url,
+                                headers=headers, timeout=60, **kw)
+
+    def start_server(self, username: str, timeout: float = 90) -> float:
+        """Start the user's server through the hub API with their token; seconds until ready."""
+        t0 = time.monotonic()
+        r = self.call(username, "POST", f"/hub/api/users/{username}/server")
+        assert r.status_code in (201, 202), r.text
+        while time.monotonic() - t0 < timeout:
+            model = self.call(username, "GET", f"/hub/api/users/{username}").json()
+            server = model.get("servers", {}).get("")
+            if server and server.get("ready"):
+                return time.monotonic() - t0
+            time.sleep(0.2)
+        raise TimeoutError(f"{username}'s server not ready:\n{self.log()[-3000:]}")
+
+    def stop_server(self, username: str, timeout: float = 60) -> None:
+        """Stop the user's server and wait until it is gone."""
+        r = self.call(username, "DELETE", f"/hub/api/users/{username}/server")
+        assert r.status_code in (202, 204), r.text
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < timeout:
+            if not self.call(username, "GET", f"/hub/api/users/{username}").json().get("servers"):
+                return
+            time.sleep(0.2)
+        raise TimeoutError(f"{username}'s server did not stop")
+
+    def contents(self, username: str, path: str = "") -> dict[str, Any]:
+        """The server's contents API listing/model of `path` (asks the trainee's own server)."""
+        r = self.call(username, "GET", f"/user/{username}/api/contents/{path}")
+        assert r.status_code == 200, f"{r.status_code} {r.text[:300]}"
+        result: dict[str, Any] = r.json()
+        return result
+
+    def put_notebook(self, username: str, path: str, notebook: dict[str, Any]) -> None:
+        """Save a notebook through the server's contents API (as JupyterLab does)."""
+        r = self.call(username, "PUT", f"/user/{username}/api/contents/{path}",
+                      data=json.dumps({"type": "notebook", "format": "json",
+                                       "content": notebook}))
+        assert r.status_code in (200, 201), r.text

@@ -1,0 +1,112 @@
+"""A real PostgreSQL for tests: find one, or install and start Debian's, then hand out fresh databases.
+
+`ensure_server()` returns a superuser DSN or raises `Unavailable` with the real reason (no root to
+install packages, apt failing, the cluster not starting). Each test gets its own database from
+`fresh_database()`, dropped afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+import uuid
+from contextlib import contextmanager
+from collections.abc import Iterator
+
+USER = "sadari_test"
+PASSWORD = "sadari_test"
+HOST = "127.0.0.1"
+PORT = int(os.environ.get("SADARI_TEST_PG_PORT", "5432"))
+
+
+class Unavailable(RuntimeError):
+    """PostgreSQL cannot be provided on this machine; the message says why."""
+
+
+def _dsn(db: str = "postgres") -> str:
+    return f"postgresql+psycopg://{USER}:{PASSWORD}@{HOST}:{PORT}/{db}"
+
+
+def _can_connect() -> bool:
+    import psycopg
+
+    try:
+        psycopg.connect(host=HOST, port=PORT, user=USER, password=PASSWORD, dbname="postgres",
+                        connect_timeout=3).close()
+        return True
+    except psycopg.OperationalError:
+        return False
+
+
+def _run(cmd: list[str], timeout: int = 600) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+
+
+def _install() -> None:
+    if shutil.which("pg_ctlcluster"):
+        return
+    if os.geteuid() != 0 or not shutil.which("apt-get"):
+        raise Unavailable("PostgreSQL is not installed and this user cannot install Debian "
+                          "packages (needs root and apt-get)")
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    for cmd in (["apt-get", "update", "-q"], ["apt-get", "install", "-y", "-q", "postgresql"]):
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=900, env=env)
+        if r.returncode != 0:
+            raise Unavailable(f"{' '.join(cmd)} failed: {r.stderr.strip()[-400:]}")
+
+
+def _start_cluster() -> None:
+    listing = _run(["pg_lsclusters", "--no-header"]).stdout.split()
+    if not listing:
+        raise Unavailable("PostgreSQL is installed but has no cluster (pg_lsclusters is empty)")
+    version, name = listing[0], listing[1]
+    r = _run(["pg_ctlcluster", version, name, "start"])
+    if r.returncode != 0 and "already running" not in r.stderr:
+        raise Unavailable(f"pg_ctlcluster {version} {name} start failed: {r.stderr.strip()}")
+
+
+def _create_role() -> None:
+    sql = (f"DO $$BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{USER}') THEN "
+           f"CREATE ROLE {USER} LOGIN SUPERUSER PASSWORD '{PASSWORD}'; END IF; END$$;")
+    r = _run(["runuser", "-u", "postgres", "--", "psql", "-q", "-c", sql], timeout=60)
+    if r.returncode != 0:
+        raise Unavailable(f"creating the test role failed: {r.stderr.strip()}")
+
+
+def ensure_server() -> str:
+    """A superuser DSN of a running server, installing and starting Debian's if needed."""
+    if _can_connect():
+        return _dsn()
+    _install()
+    _start_cluster()
+    for _ in range(30):
+        try:
+            _create_role()
+            break
+        except Unavailable:
+            time.sleep(1)
+    else:
+        _create_role()
+    if not _can_connect():
+        raise Unavailable(f"PostgreSQL started but {USER}@{HOST}:{PORT} cannot connect")
+    return _dsn()
+
+
+@contextmanager
+def fresh_database() -> Iterator[str]:
+    """A new empty database (SQLAlchemy URL), dropped on exit."""
+    import psycopg
+
+    ensure_server()
+    name = f"sadari_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(host=HOST, port=PORT, user=USER, password=PASSWORD, dbname="postgres",
+                         autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield _dsn(name)
+    finally:
+        with psycopg.connect(host=HOST, port=PORT, user=USER, password=PASSWORD,
+                             dbname="postgres", autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
