@@ -44,6 +44,7 @@ run: seed
 
 lint: install
 	$(BIN)/ruff check hub graders tests benchmarks
+	$(BIN)/ruff format --check hub graders tests benchmarks
 	$(BIN)/mypy
 
 test: install lint

@@ -59,7 +59,9 @@ def engine(db_url: str):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
-def hub(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningHub]:
+def hub(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningHub]:
     data_dir = tmp_path_factory.mktemp(f"hub-{request.param}")
     for url in _database(request.param, data_dir):
         running = RunningHub.start(data_dir, url)

@@ -58,8 +58,12 @@ def test_stage_move_adds_stage2_labs_and_keeps_edits(hub: RunningHub) -> None:
     assert "2-advanced" not in names(hub.contents(user))
     hub.stop_server(user)
 
-    r = hub.call("admin", "POST", f"/services/sadari/api/v1/trainees/{user}/stage",
-                 json={"stage": "advanced", "reason": "기초 평가 상위 / top of basics"})
+    r = hub.call(
+        "admin",
+        "POST",
+        f"/services/sadari/api/v1/trainees/{user}/stage",
+        json={"stage": "advanced", "reason": "기초 평가 상위 / top of basics"},
+    )
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["changed"] is True and body["trainee"]["stage"] == "advanced"
@@ -82,8 +86,12 @@ def test_stage_move_adds_stage2_labs_and_keeps_edits(hub: RunningHub) -> None:
     assert entry["details"] == {"from": "basics", "to": "advanced", "cohort": "2026-seoul-1"}
     assert entry["reason"] == "기초 평가 상위 / top of basics"
 
-    again = hub.call("admin", "POST", f"/services/sadari/api/v1/trainees/{user}/stage",
-                     json={"stage": "advanced", "reason": "again"})
+    again = hub.call(
+        "admin",
+        "POST",
+        f"/services/sadari/api/v1/trainees/{user}/stage",
+        json={"stage": "advanced", "reason": "again"},
+    )
     assert again.json()["changed"] is False
 
 
@@ -97,18 +105,27 @@ ADMIN_CALLS = [
 
 
 @pytest.mark.parametrize(("method", "path"), INSTRUCTOR_CALLS + ADMIN_CALLS)
-def test_trainee_gets_403_on_instructor_and_admin_endpoints(hub: RunningHub, method: str,
-                                                            path: str) -> None:
-    r = hub.call("trainee003", method, f"/services/sadari/api/v1{path}",
-                 data=json.dumps({"stage": "advanced", "reason": "x"}))
+def test_trainee_gets_403_on_instructor_and_admin_endpoints(
+    hub: RunningHub, method: str, path: str
+) -> None:
+    r = hub.call(
+        "trainee003",
+        method,
+        f"/services/sadari/api/v1{path}",
+        data=json.dumps({"stage": "advanced", "reason": "x"}),
+    )
     assert r.status_code == 403
     assert r.json()["status"] == 403 and "permission" in r.json()["message"]
 
 
 @pytest.mark.parametrize(("method", "path"), ADMIN_CALLS)
 def test_instructor_cannot_act_as_admin(hub: RunningHub, method: str, path: str) -> None:
-    r = hub.call("instructor", method, f"/services/sadari/api/v1{path}",
-                 data=json.dumps({"stage": "advanced", "reason": "x"}))
+    r = hub.call(
+        "instructor",
+        method,
+        f"/services/sadari/api/v1{path}",
+        data=json.dumps({"stage": "advanced", "reason": "x"}),
+    )
     assert r.status_code == 403, r.text
     assert r.json() == {"status": 403, "message": r.json()["message"]}
     me = hub.call("trainee004", "GET", "/services/sadari/api/v1/me").json()
@@ -130,20 +147,27 @@ def test_api_errors_are_json(hub: RunningHub) -> None:
     assert anon.status_code == 401 and anon.json()["status"] == 401
     missing = hub.call("admin", "GET", "/services/sadari/api/v1/nope")
     assert missing.status_code == 404 and missing.json()["status"] == 404
-    bad = hub.call("admin", "POST", "/services/sadari/api/v1/trainees/trainee004/stage",
-                   data="not json")
+    bad = hub.call(
+        "admin", "POST", "/services/sadari/api/v1/trainees/trainee004/stage", data="not json"
+    )
     assert bad.status_code == 400 and "JSON" in bad.json()["message"]
-    no_reason = hub.call("admin", "POST", "/services/sadari/api/v1/trainees/trainee004/stage",
-                         json={"stage": "advanced"})
+    no_reason = hub.call(
+        "admin",
+        "POST",
+        "/services/sadari/api/v1/trainees/trainee004/stage",
+        json={"stage": "advanced"},
+    )
     assert no_reason.status_code == 400 and "reason" in no_reason.json()["message"]
     health = requests.get(f"{hub.service}/health", timeout=10).json()
     assert health["status"] == "ok" and health["schema"]["current"] == health["schema"]["head"]
 
 
 def test_roster_import_api_cp949_creates_hub_users(hub: RunningHub) -> None:
-    csv_text = ("아이디,이름,이메일,기수,트랙,단계\n"
-                "kimjiwoo,김지우,jiwoo@example.kr,2026-seoul-1,vision-ai,basics\n"
-                "parkseoyeon,박서연,,2026-seoul-1,azure-ai,\n")
+    csv_text = (
+        "아이디,이름,이메일,기수,트랙,단계\n"
+        "kimjiwoo,김지우,jiwoo@example.kr,2026-seoul-1,vision-ai,basics\n"
+        "parkseoyeon,박서연,,2026-seoul-1,azure-ai,\n"
+    )
     data = csv_text.encode("cp949")
     r = hub.call("admin", "POST", "/services/sadari/api/v1/roster?filename=명단.csv", data=data)
     assert r.status_code == 200, r.text
@@ -152,15 +176,19 @@ def test_roster_import_api_cp949_creates_hub_users(hub: RunningHub) -> None:
     me = hub.call("kimjiwoo", "GET", "/services/sadari/api/v1/me").json()  # logs in: hub user
     assert me["name"] == "김지우" and me["enrollment"]["track"]["id"] == "vision-ai"
 
-    entries_before = len(hub.call("admin", "GET", "/services/sadari/api/v1/audit").json()["entries"])
+    entries_before = len(
+        hub.call("admin", "GET", "/services/sadari/api/v1/audit").json()["entries"]
+    )
     again = hub.call("admin", "POST", "/services/sadari/api/v1/roster?filename=명단.csv", data=data)
     assert again.json()["created"] == [] and again.json()["updated"] == []
     entries_after = len(hub.call("admin", "GET", "/services/sadari/api/v1/audit").json()["entries"])
     assert entries_after == entries_before  # re-import wrote nothing, not even an audit entry
 
-    bad = ("username,name,cohort,track\n"
-           "leeminjun,이민준,2026-seoul-1,data-analysis\n"
-           "choi,,2026-seoul-1,data-analysis\n").encode("utf-8-sig")
+    bad = (
+        "username,name,cohort,track\n"
+        "leeminjun,이민준,2026-seoul-1,data-analysis\n"
+        "choi,,2026-seoul-1,data-analysis\n"
+    ).encode("utf-8-sig")
     r = hub.call("admin", "POST", "/services/sadari/api/v1/roster", data=bad)
     assert r.status_code == 400
     assert r.json()["problems"] == ["roster.csv:3: name: missing / 비어 있습니다"]

@@ -8,6 +8,7 @@ hub API with a user's own token, the single-user server's contents API.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -54,8 +55,9 @@ def hub_env(data_dir: Path, db_url: str, **extra: str) -> dict[str, str]:
 
 def sadari(env: dict[str, str], *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     """Run the real `sadari` CLI."""
-    r = subprocess.run([str(BIN / "sadari"), *args], env=env, capture_output=True, text=True,
-                       timeout=120)
+    r = subprocess.run(
+        [str(BIN / "sadari"), *args], env=env, capture_output=True, text=True, timeout=120
+    )
     if check and r.returncode != 0:
         raise AssertionError(f"sadari {' '.join(args)} failed ({r.returncode}):\n{r.stderr}")
     return r
@@ -90,7 +92,10 @@ class RunningHub:
         log_path = data_dir / "hub.log"
         proc = subprocess.Popen(
             [str(BIN / "jupyterhub"), "-f", str(ROOT / "jupyterhub_config.py")],
-            cwd=data_dir, env=env, stdout=log_path.open("wb"), stderr=subprocess.STDOUT,
+            cwd=data_dir,
+            env=env,
+            stdout=log_path.open("wb"),
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
         hub = cls(env, data_dir, proc, log_path)
@@ -132,10 +137,8 @@ class RunningHub:
                 self.proc.wait(5)
         pid_file = self.data_dir / "proxy.pid"
         if pid_file.exists():
-            try:
+            with contextlib.suppress(ProcessLookupError, ValueError):
                 os.kill(int(pid_file.read_text()), signal.SIGKILL)
-            except (ProcessLookupError, ValueError):
-                pass
 
     # --- acting as people ---------------------------------------------------------------------
 
@@ -143,9 +146,16 @@ class RunningHub:
         """Log in through the hub's login form, as a browser does; the session holds the cookies."""
         s = requests.Session()
         s.get(f"{self.url}/hub/login", timeout=10)
-        r = s.post(f"{self.url}/hub/login?next=%2Fhub%2Fhome", timeout=30,
-                   data={"username": username, "password": password,
-                         "_xsrf": s.cookies.get("_xsrf", path="/hub/")}, allow_redirects=False)
+        r = s.post(
+            f"{self.url}/hub/login?next=%2Fhub%2Fhome",
+            timeout=30,
+            data={
+                "username": username,
+                "password": password,
+                "_xsrf": s.cookies.get("_xsrf", path="/hub/"),
+            },
+            allow_redirects=False,
+        )
         if r.status_code != 302 or "login" in r.headers.get("Location", ""):
             raise AssertionError(f"login of {username} failed: {r.status_code} {r.text[:300]}")
         return s
@@ -154,9 +164,12 @@ class RunningHub:
         """An API token the user makes for themself (as on the hub's token page)."""
         if username not in self.tokens:
             s = self.login(username)
-            r = s.post(f"{self.url}/hub/api/users/{username}/tokens", timeout=10,
-                       headers={"X-XSRFToken": s.cookies.get("_xsrf", path="/hub/")},
-                       json={"note": "test"})
+            r = s.post(
+                f"{self.url}/hub/api/users/{username}/tokens",
+                timeout=10,
+                headers={"X-XSRFToken": s.cookies.get("_xsrf", path="/hub/")},
+                json={"note": "test"},
+            )
             assert r.status_code == 201, r.text
             self.tokens[username] = r.json()["token"]
         return self.tokens[username]
@@ -164,8 +177,13 @@ class RunningHub:
     def call(self, username: str, method: str, url: str, **kw: Any) -> requests.Response:
         """An HTTP call with `username`'s token (`url` relative to the proxy when it starts '/')."""
         headers = {"Authorization": f"token {self.token(username)}", **kw.pop("headers", {})}
-        return requests.request(method, self.url + url if url.startswith("/") else url,
-                                headers=headers, timeout=60, **kw)
+        return requests.request(
+            method,
+            self.url + url if url.startswith("/") else url,
+            headers=headers,
+            timeout=60,
+            **kw,
+        )
 
     def start_server(self, username: str, timeout: float = 90) -> float:
         """Start the user's server through the hub API with their token; seconds until ready."""
@@ -200,7 +218,10 @@ class RunningHub:
 
     def put_notebook(self, username: str, path: str, notebook: dict[str, Any]) -> None:
         """Save a notebook through the server's contents API (as JupyterLab does)."""
-        r = self.call(username, "PUT", f"/user/{username}/api/contents/{path}",
-                      data=json.dumps({"type": "notebook", "format": "json",
-                                       "content": notebook}))
+        r = self.call(
+            username,
+            "PUT",
+            f"/user/{username}/api/contents/{path}",
+            data=json.dumps({"type": "notebook", "format": "json", "content": notebook}),
+        )
         assert r.status_code in (200, 201), r.text

@@ -12,8 +12,8 @@ import shutil
 import subprocess
 import time
 import uuid
-from contextlib import contextmanager
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 USER = "sadari_test"
 PASSWORD = "sadari_test"
@@ -33,8 +33,9 @@ def _can_connect() -> bool:
     import psycopg
 
     try:
-        psycopg.connect(host=HOST, port=PORT, user=USER, password=PASSWORD, dbname="postgres",
-                        connect_timeout=3).close()
+        psycopg.connect(
+            host=HOST, port=PORT, user=USER, password=PASSWORD, dbname="postgres", connect_timeout=3
+        ).close()
         return True
     except psycopg.OperationalError:
         return False
@@ -48,8 +49,10 @@ def _install() -> None:
     if shutil.which("pg_ctlcluster"):
         return
     if os.geteuid() != 0 or not shutil.which("apt-get"):
-        raise Unavailable("PostgreSQL is not installed and this user cannot install Debian "
-                          "packages (needs root and apt-get)")
+        raise Unavailable(
+            "PostgreSQL is not installed and this user cannot install Debian "
+            "packages (needs root and apt-get)"
+        )
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
     for cmd in (["apt-get", "update", "-q"], ["apt-get", "install", "-y", "-q", "postgresql"]):
         r = subprocess.run(cmd, capture_output=True, text=True, timeout=900, env=env)
@@ -68,8 +71,10 @@ def _start_cluster() -> None:
 
 
 def _create_role() -> None:
-    sql = (f"DO $$BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{USER}') THEN "
-           f"CREATE ROLE {USER} LOGIN SUPERUSER PASSWORD '{PASSWORD}'; END IF; END$$;")
+    sql = (
+        f"DO $$BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{USER}') THEN "
+        f"CREATE ROLE {USER} LOGIN SUPERUSER PASSWORD '{PASSWORD}'; END IF; END$$;"
+    )
     r = _run(["runuser", "-u", "postgres", "--", "psql", "-q", "-c", sql], timeout=60)
     if r.returncode != 0:
         raise Unavailable(f"creating the test role failed: {r.stderr.strip()}")
@@ -101,12 +106,14 @@ def fresh_database() -> Iterator[str]:
 
     ensure_server()
     name = f"sadari_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(host=HOST, port=PORT, user=USER, password=PASSWORD, dbname="postgres",
-                         autocommit=True) as conn:
+    with psycopg.connect(
+        host=HOST, port=PORT, user=USER, password=PASSWORD, dbname="postgres", autocommit=True
+    ) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     try:
         yield _dsn(name)
     finally:
-        with psycopg.connect(host=HOST, port=PORT, user=USER, password=PASSWORD,
-                             dbname="postgres", autocommit=True) as conn:
+        with psycopg.connect(
+            host=HOST, port=PORT, user=USER, password=PASSWORD, dbname="postgres", autocommit=True
+        ) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

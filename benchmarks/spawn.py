@@ -1,0 +1,200 @@
+"""Time-to-ready of trainee servers: stock JupyterHub vs sadari, same spawner, same machine, same run.
+
+Starts two hubs side by side on free ports:
+- stock: JupyterHub's SimpleLocalProcessSpawner, DummyAuthenticator, nothing else;
+- sadari: the project's jupyterhub_config.py (SadariLocalSpawner = the same spawner plus the
+  track/stage policy and lab provisioning), demo cohort seeded.
+Then starts N servers one at a time on each, alternating stock/sadari so drift hits both alike, and
+measures from the start request to the hub reporting the server ready. Prints p50/p95 and ratios.
+
+    python benchmarks/spawn.py [-n 20]
+
+Ends with one line: RESULT spawn n=... stock_p50=... sadari_p50=... ratio_p50=... (seconds).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from tests.support.hub import BIN, free_port, hub_env, sadari  # noqa: E402
+
+BENCH_SERVICE = """
+c.JupyterHub.services.append({{"name": "bench", "api_token": "{token}"}})
+c.JupyterHub.load_roles.append({{"name": "bench", "services": ["bench"],
+    "scopes": ["admin:users", "admin:servers", "read:users", "read:servers", "list:groups",
+               "read:groups"]}})
+"""
+
+STOCK_CONFIG = """
+import os, sys
+from pathlib import Path
+c = get_config()
+c.JupyterHub.bind_url = "{bind}"
+c.JupyterHub.hub_bind_url = "http://127.0.0.1:{hub_port}"
+c.ConfigurableHTTPProxy.api_url = "http://127.0.0.1:{proxy_port}"
+c.ConfigurableHTTPProxy.command = ["{proxy}"]
+c.JupyterHub.db_url = "sqlite:///{data}/jupyterhub.sqlite"
+c.JupyterHub.cookie_secret_file = "{data}/cookie_secret"
+c.JupyterHub.authenticator_class = "dummy"
+c.JupyterHub.spawner_class = "simple"
+c.SimpleLocalProcessSpawner.home_dir_template = "{data}/homes/{{username}}"
+c.Spawner.cmd = ["{singleuser}"]
+c.Spawner.default_url = "/lab"
+c.Spawner.args = ["--allow-root"] if os.geteuid() == 0 else []
+c.JupyterHub.services = []
+c.JupyterHub.load_roles = []
+"""
+
+
+class Hub:
+    """One hub subprocess and the bench service token to drive it."""
+
+    def __init__(
+        self, name: str, config: Path, env: dict[str, str], data: Path, bind: str, token: str
+    ):
+        self.name, self.bind, self.token = name, bind, token
+        log = (data / "hub.log").open("wb")
+        self.proc = subprocess.Popen(
+            [str(BIN / "jupyterhub"), "-f", str(config)],
+            cwd=data,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self.api = f"{bind}/hub/api"
+        self.headers = {"Authorization": f"token {token}"}
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(f"{self.api}/users", headers=self.headers, timeout=5).ok:
+                    return
+            except requests.RequestException:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError(f"{name} hub did not start; see {data / 'hub.log'}")
+
+    def spawn(self, user: str) -> float:
+        """Seconds from the start request to the hub saying the server is ready."""
+        requests.post(f"{self.api}/users/{user}", headers=self.headers, timeout=10)
+        t0 = time.perf_counter()
+        r = requests.post(f"{self.api}/users/{user}/server", headers=self.headers, timeout=60)
+        r.raise_for_status()
+        while True:
+            model = requests.get(
+                f"{self.api}/users/{user}", headers=self.headers, timeout=10
+            ).json()
+            if model["servers"].get("", {}).get("ready"):
+                return time.perf_counter() - t0
+            if time.perf_counter() - t0 > 120:
+                raise TimeoutError(f"{self.name}: {user} not ready")
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        """Stop the hub and its servers."""
+        os.killpg(self.proc.pid, signal.SIGTERM)
+        try:
+            self.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+
+
+def pct(values: list[float], q: float) -> float:
+    """The q-th percentile (nearest rank)."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered) + 0.5) - 1))]
+
+
+def main() -> int:
+    """Run the benchmark and print the figures."""
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("-n", type=int, default=20, help="servers per hub (default 20)")
+    args = ap.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="sadari-bench-spawn-"))
+    token = secrets.token_hex(16)
+
+    stock_data = tmp / "stock"
+    stock_data.mkdir()
+    stock_bind = f"http://127.0.0.1:{free_port()}"
+    stock_cfg = stock_data / "jupyterhub_config.py"
+    stock_cfg.write_text(
+        STOCK_CONFIG.format(
+            bind=stock_bind,
+            hub_port=free_port(),
+            proxy_port=free_port(),
+            data=stock_data,
+            proxy=ROOT / "node_modules" / ".bin" / "configurable-http-proxy",
+            singleuser=BIN / "jupyterhub-singleuser",
+        )
+        + BENCH_SERVICE.format(token=token)
+    )
+
+    sad_data = tmp / "sadari"
+    sad_env = hub_env(sad_data, f"sqlite:///{sad_data}/sadari.sqlite")
+    sadari(sad_env, "db", "upgrade")
+    sadari(sad_env, "demo", "seed", "--trainees", str(args.n))
+    sad_cfg = sad_data / "jupyterhub_config.py"
+    sad_cfg.write_text(
+        f"c = get_config()\nload_subconfig({str(ROOT / 'jupyterhub_config.py')!r})\n"
+        + BENCH_SERVICE.format(token=token)
+    )
+
+    hubs: list[Hub] = []
+    try:
+        hubs.append(Hub("stock", stock_cfg, dict(os.environ), stock_data, stock_bind, token))
+        hubs.append(Hub("sadari", sad_cfg, sad_env, sad_data, sad_env["SADARI_BIND_URL"], token))
+        # the sadari service creates the trainees and their groups on start: wait for it
+        deadline = time.monotonic() + 60
+        while (
+            len(requests.get(f"{hubs[1].api}/groups", headers=hubs[1].headers, timeout=5).json())
+            < 5
+        ):
+            if time.monotonic() > deadline:
+                raise RuntimeError("sadari service did not sync the demo cohort")
+            time.sleep(0.3)
+        times: dict[str, list[float]] = {"stock": [], "sadari": []}
+        for i in range(1, args.n + 1):
+            user = f"trainee{i:03d}"
+            for hub in hubs if i % 2 else reversed(hubs):
+                times[hub.name].append(hub.spawn(user))
+            print(
+                f"  {user}: stock {times['stock'][-1]:.2f}s  sadari {times['sadari'][-1]:.2f}s",
+                flush=True,
+            )
+    finally:
+        for hub in hubs:
+            hub.stop()
+
+    s, d = times["stock"], times["sadari"]
+    rows = [
+        ("p50", statistics.median(s), statistics.median(d)),
+        ("p95", pct(s, 95), pct(d, 95)),
+        ("mean", statistics.fmean(s), statistics.fmean(d)),
+    ]
+    print(f"\n{args.n} servers each, one at a time, SimpleLocalProcessSpawner on both")
+    print(f"{'':6}{'stock':>10}{'sadari':>10}{'ratio':>8}")
+    for label, a, b in rows:
+        print(f"{label:6}{a:>9.2f}s{b:>9.2f}s{b / a:>8.3f}")
+    print(
+        f"RESULT spawn n={args.n} stock_p50={rows[0][1]:.3f} sadari_p50={rows[0][2]:.3f} "
+        f"ratio_p50={rows[0][2] / rows[0][1]:.3f} stock_p95={rows[1][1]:.3f} "
+        f"sadari_p95={rows[1][2]:.3f} ratio_p95={rows[1][2] / rows[1][1]:.3f}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,83 @@
+"""hubconfig.apply against a bare Config: no hub is started."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from traitlets.config import Config
+
+from sadari.hub import hubconfig
+from sadari.hub.core import permissions as perm
+from sadari.hub.settings import SadariSettings
+
+
+@pytest.fixture
+def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> SadariSettings:
+    for var in ("SADARI_AUTHENTICATOR", "SADARI_DB_URL", "SADARI_DATA_DIR", "SADARI_BIND_URL"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("SADARI_AUTOMATION_TOKEN", "tok")
+    return SadariSettings(project_dir=str(tmp_path), data_dir=str(tmp_path / "data"))
+
+
+def test_defaults(settings: SadariSettings, tmp_path: Path) -> None:
+    c = hubconfig.apply(settings, Config())
+    assert c.JupyterHub.bind_url == "http://127.0.0.1:8000"
+    assert c.JupyterHub.spawner_class == "sadari.hub.spawner.SadariLocalSpawner"
+    assert c.SadariLocalSpawner.home_dir_template == f"{tmp_path}/data/homes/{{username}}"
+    assert c.JupyterHub.authenticator_class == "sadari.hub.auth.DemoAuthenticator"
+    assert c.DemoAuthenticator.password == "sadari-demo"
+    assert c.JupyterHub.template_vars["sadari_demo"] is True
+    assert settings.db_url == f"sqlite:///{tmp_path}/data/sadari.sqlite"
+    service, automation = c.JupyterHub.services
+    assert service["name"] == "sadari" and service["url"] == "http://127.0.0.1:10101"
+    assert service["environment"]["SADARI_DB_URL"] == settings.db_url
+    assert set(service["oauth_client_allowed_scopes"]) == set(perm.CUSTOM_SCOPES)
+    assert automation == {"name": "sadari-automation", "api_token": "tok", "display": False}
+
+
+def test_roles_give_scopes_through_groups(settings: SadariSettings) -> None:
+    c = hubconfig.apply(settings, Config())
+    roles = {r["name"]: r for r in c.JupyterHub.load_roles}
+    assert roles["sadari-trainee"]["groups"] == ["sadari-trainees"]
+    assert perm.ADMIN not in roles["sadari-instructor"]["scopes"]
+    assert perm.ADMIN in roles["sadari-admin"]["scopes"]
+    assert roles["sadari-service"]["services"] == ["sadari"]
+    assert set(c.JupyterHub.custom_scopes) == {perm.LEARN, perm.INSTRUCT, perm.ADMIN}
+
+
+def test_apply_twice_is_the_same(settings: SadariSettings) -> None:
+    once = hubconfig.apply(settings, Config())
+    twice = hubconfig.apply(settings, hubconfig.apply(settings, Config()))
+    assert once == twice
+
+
+def test_config_file_settings_win_over_environment(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("SADARI_BIND_URL", "http://0.0.0.0:9999")
+    c = Config()
+    c.SadariSettings.bind_url = "http://127.0.0.1:7000"
+    c.SadariSettings.data_dir = str(tmp_path)
+    assert SadariSettings(config=c).bind_url == "http://127.0.0.1:7000"
+    assert SadariSettings(data_dir=str(tmp_path)).bind_url == "http://0.0.0.0:9999"
+
+
+@pytest.mark.parametrize(
+    ("name", "cls"),
+    [
+        ("native", "nativeauthenticator.NativeAuthenticator"),
+        ("github", "oauthenticator.github.GitHubOAuthenticator"),
+        ("generic-oauth", "oauthenticator.generic.GenericOAuthenticator"),
+    ],
+)
+def test_production_authenticators_are_a_switch(
+    settings: SadariSettings, name: str, cls: str
+) -> None:
+    settings.authenticator = name
+    c = hubconfig.apply(settings, Config())
+    assert c.JupyterHub.authenticator_class == cls
+    assert c.JupyterHub.template_vars["sadari_demo"] is False
+    assert "DemoAuthenticator" not in c
+    if name == "native":
+        assert any("nativeauthenticator" in p for p in c.JupyterHub.template_paths)

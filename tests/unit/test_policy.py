@@ -1,0 +1,63 @@
+"""Spawn policy: hub groups -> placement -> what the server gets."""
+
+from __future__ import annotations
+
+from sadari.hub.core.curriculum import Curriculum
+from sadari.hub.core.policy import LabFile, Placement, placement_from_groups, spawn_plan
+
+
+def test_staff_have_no_placement(curriculum: Curriculum) -> None:
+    assert placement_from_groups(curriculum, ["sadari-instructors"]) is None
+    plan = spawn_plan(curriculum, None)
+    assert plan.labs == () and plan.image is None and plan.environment["SADARI_ROLE"] == "staff"
+
+
+def test_placement_takes_the_most_advanced_stage(curriculum: Curriculum) -> None:
+    groups = [
+        "cohort:2026-seoul-1",
+        "track:azure-ai",
+        "stage:basics",
+        "stage:advanced",
+        "stage:unknown",
+        "track:not-a-track",
+        "team:x",
+    ]
+    assert placement_from_groups(curriculum, groups) == Placement(
+        "2026-seoul-1", "azure-ai", "advanced"
+    )
+
+
+def test_no_stage_group_means_the_first_stage(curriculum: Curriculum) -> None:
+    assert placement_from_groups(curriculum, ["track:vision-ai"]) == Placement(
+        None, "vision-ai", "basics"
+    )
+
+
+def test_plan_for_a_trainee(curriculum: Curriculum) -> None:
+    plan = spawn_plan(curriculum, Placement("2026-seoul-1", "data-analysis", "advanced"))
+    assert plan.image == "sadari/lab-data-analysis:0.1.0"
+    assert plan.labs == (
+        LabFile(
+            "data-analysis/advanced/01-groupby-and-joins.ipynb",
+            "2-advanced/01-groupby-and-joins.ipynb",
+        ),
+    )
+    assert plan.resources is not None and plan.resources.memory_bytes == 2 * 1024**3
+    assert plan.environment == {
+        "SADARI_ROLE": "trainee",
+        "SADARI_TRACK": "data-analysis",
+        "SADARI_STAGE": "advanced",
+        "SADARI_COHORT": "2026-seoul-1",
+    }
+
+
+def test_stage_resources_override_the_track(curriculum: Curriculum) -> None:
+    basics = spawn_plan(curriculum, Placement(None, "vision-ai", "basics"))
+    advanced = spawn_plan(curriculum, Placement(None, "vision-ai", "advanced"))
+    assert basics.resources is not None and advanced.resources is not None
+    assert (basics.resources.gpu, advanced.resources.gpu) == (0, 1)
+
+
+def test_a_stage_without_material_provisions_nothing(curriculum: Curriculum) -> None:
+    plan = spawn_plan(curriculum, Placement(None, "product-manager", "project"))
+    assert plan.labs == () and plan.environment["SADARI_STAGE"] == "project"
