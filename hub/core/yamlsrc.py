@@ -114,6 +114,7 @@ def _convert(
                 )
                 continue
             out[key] = _convert(value_node, path + (key,), lines, constructor, file, problems)
+            lines[path + (key,)] = key_node.start_mark.line + 1  # a field is where its key is
         return out
     if isinstance(node, yaml.SequenceNode):
         return [
