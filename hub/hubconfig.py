@@ -97,7 +97,7 @@ def update_services(s: SadariSettings, c: Config) -> None:
             "display": True,
             "url": f"http://127.0.0.1:{s.service_port}",
             "command": [sys.executable, "-m", "sadari.hub.service"],
-            "environment": {**s.environment(), "PATH": os.environ.get("PATH", "")},
+            "environment": s.environment(),
             "oauth_no_confirm": True,
             "oauth_client_allowed_scopes": [perm.LEARN, perm.INSTRUCT, perm.ADMIN],
         },

@@ -63,7 +63,15 @@ class Context:
             return {"status": "skipped", "message": "no hub API token (not running under a hub)"}
         with self.sessions() as s:
             wanted = repo.wanted_membership(s, usernames)
-        plan = await sync_membership(self.hub, wanted)
+        try:
+            plan = await sync_membership(self.hub, wanted)
+        except Exception as e:  # the record is already right; the periodic sync retries
+            self.log.warning("hub sync failed: %s", e)
+            return {
+                "status": "failed",
+                "message": f"{e}; sadari retries within {RESYNC_SECONDS // 60} minutes"
+                " / 허브 동기화 실패, 자동으로 다시 시도합니다",
+            }
         return {
             "status": "ok",
             "created_users": plan.create_users,
@@ -156,12 +164,12 @@ class SadariService(Application):
         delay = 1.0
         while True:
             try:
-                result = await self.ctx.sync_hub()
-                self.log.info("hub sync: %s", result.get("status"))
-                delay = RESYNC_SECONDS
-            except Exception as e:  # the hub may still be starting; never let the loop die
-                self.log.warning("hub sync failed (%s); retrying in %.0fs", e, delay)
-                delay = min(delay * 2, RESYNC_SECONDS)
+                ok = (await self.ctx.sync_hub())["status"] != "failed"
+            except Exception as e:  # e.g. the database away for a moment: never let the loop die
+                self.log.warning("hub sync failed: %s", e)
+                ok = False
+            # right after start the hub may not answer yet: retry soon, then every few minutes
+            delay = RESYNC_SECONDS if ok else min(delay * 2, RESYNC_SECONDS)
             await asyncio.sleep(delay)
 
     def start(self) -> None:

@@ -12,8 +12,9 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import BinaryIO
 
 from .core.policy import LabFile
 from .core.provision import WRITES, Decision, decide, next_manifest
@@ -37,7 +38,7 @@ def _inside(root: Path, rel: str) -> Path:
     return target
 
 
-def _atomic_write(target: Path, write: callable) -> None:  # type: ignore[valid-type]
+def _atomic_write(target: Path, write: Callable[[BinaryIO], object]) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".sadari-")
     try:

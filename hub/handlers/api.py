@@ -159,7 +159,8 @@ class SyncHandler(ApiHandler):
     async def post(self) -> None:
         """Full reconciliation."""
         self.caller(perm.ADMIN)
-        self.write_json(await self.ctx.sync_hub())
+        result = await self.ctx.sync_hub()
+        self.write_json(result, 502 if result["status"] == "failed" else 200)
 
 
 class AuditHandler(ApiHandler):

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections import Counter
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
@@ -54,11 +55,13 @@ def member_view(
     }
     plan = spawn_plan(curriculum, Placement(e.cohort.slug, e.track.slug, e.stage.slug))
     view["labs"] = [lab.dest for lab in plan.labs]
+    zone = ZoneInfo(e.cohort.timezone)
     view["next"] = [
         {
             "id": a.slug,
             "title": {"ko": a.title_ko, "en": a.title_en},
-            "due_at": a.due_at,
+            "due_at": a.due_at.replace(tzinfo=UTC),
+            "due_local": a.due_at.replace(tzinfo=UTC).astimezone(zone),
             "weight": a.weight,
             "points": a.points,
         }

@@ -37,9 +37,9 @@ def test_project_manifest(curriculum: Curriculum) -> None:
 
 
 def test_relative_due_is_resolved_in_the_cohort_time_zone(curriculum: Curriculum) -> None:
-    cohort = curriculum.cohort("2026-seoul-1")  # starts 2026-11-02, Asia/Seoul (UTC+9)
+    cohort = curriculum.cohort("2026-seoul-1")  # starts 2026-11-16, Asia/Seoul (UTC+9)
     due = curriculum.track("data-analysis").stages["basics"].assessments[0].due
-    assert due.resolve(cohort) == datetime(2026, 11, 15, 9, 0, tzinfo=UTC)
+    assert due.resolve(cohort) == datetime(2026, 11, 29, 9, 0, tzinfo=UTC)
 
 
 @pytest.mark.parametrize("text", ["+3d", "+3d 09:30", "+3 d 09:30", "2026-12-05T18:00:00+09:00"])
