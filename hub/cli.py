@@ -197,6 +197,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         env["SADARI_UPGRADE_DB"] = "1"
     hub = str(Path(sys.executable).parent / "jupyterhub")
     print(f"sadari: starting JupyterHub on {s.bind_url} (data in {s.data_dir})", flush=True)
+    if s.authenticator == "demo":
+        print(
+            f"DEMO logins / 데모 계정: admin, instructor, trainee001 …; password / 비밀번호: "
+            f"{s.demo_password}",
+            flush=True,
+        )
     os.execve(hub, [hub, "-f", str(config)], env)
     return 0  # not reached
 
