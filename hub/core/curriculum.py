@@ -8,6 +8,7 @@ this module stays free of I/O).
 
 from __future__ import annotations
 
+import posixpath
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import jsonschema
 
 from .curriculum_schema import SCHEMA
+from .deadlines import LatePolicy
 from .yamlsrc import InputError, Located, Path, Problem, parse
 
 _UNITS = {"K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
@@ -75,6 +77,12 @@ class Assessment:
     points: float
     due: Due
     notebooks: tuple[str, ...]
+    late: LatePolicy = LatePolicy()
+
+    @property
+    def source_dir(self) -> str:
+        """The folder (relative to labs/) holding the nbgrader source of this assessment."""
+        return posixpath.dirname(self.notebooks[0])
 
 
 @dataclass(frozen=True)
@@ -275,8 +283,16 @@ def _build(doc: Located) -> Curriculum:
                         float(a["points"]),
                         due,
                         tuple(a["notebooks"]),
+                        LatePolicy.from_dict(a.get("late_penalty")),
                     )
                 )
+                if len({posixpath.dirname(nb) for nb in a["notebooks"]}) > 1:
+                    problems.append(
+                        doc.problem(
+                            base + ("assessments", ai, "notebooks"),
+                            "an assessment's notebooks must share one folder (its nbgrader source)",
+                        )
+                    )
                 assessment_ids.append((a["id"], base + ("assessments", ai, "id")))
             if assessments:
                 total = sum(a.weight for a in assessments)

@@ -59,6 +59,20 @@ ASSESSMENT = {
             ),
             "type": "string",
         },
+        "late_penalty": {
+            "description": (
+                "What a late submission costs: none (default), zero, or linear (per_hour percent"
+                " per started hour late, at most cap percent)."
+            ),
+            "type": "object",
+            "required": ["policy"],
+            "additionalProperties": False,
+            "properties": {
+                "policy": {"enum": ["none", "zero", "linear"]},
+                "per_hour": {"type": "number", "minimum": 0, "maximum": 100},
+                "cap": {"type": "number", "minimum": 0, "maximum": 100},
+            },
+        },
         "notebooks": {
             "description": "nbgrader source notebooks, relative to labs/.",
             "type": "array",

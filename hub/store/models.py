@@ -98,7 +98,14 @@ class Assessment(Base):
     weight: Mapped[float] = mapped_column(Float)
     points: Mapped[float] = mapped_column(Float)
     due_at: Mapped[datetime] = mapped_column(DateTime)
+    due_override_at: Mapped[datetime | None] = mapped_column(DateTime)  # set by instructors
+    late_policy: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     stage: Mapped[Stage] = relationship(back_populates="assessments")
+
+    @property
+    def effective_due(self) -> datetime:
+        """The due instant in force: an instructor's override, else the curriculum's."""
+        return self.due_override_at or self.due_at
 
 
 class Member(Base):
@@ -150,3 +157,96 @@ class AuditEntry(Base):
     prev_hash: Mapped[str] = mapped_column(String(64), unique=True)
     hash: Mapped[str] = mapped_column(String(64), unique=True)
     reason: Mapped[str | None] = mapped_column(Text)
+
+
+class Release(Base):
+    """One release of an assessment to a cohort (the newest is current); files in the blob store."""
+
+    __tablename__ = "releases"
+    __table_args__ = (UniqueConstraint("assessment_id", "version"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    assessment_id: Mapped[int] = mapped_column(ForeignKey("assessments.id"))
+    version: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(Integer)
+    notebooks: Mapped[list[str]] = mapped_column(JSON)
+    released_at: Mapped[datetime] = mapped_column(DateTime)
+    released_by: Mapped[str] = mapped_column(String(128))
+    assessment: Mapped[Assessment] = relationship()
+
+
+class Submission(Base):
+    """One submission, kept forever (history); time and identity from the server."""
+
+    __tablename__ = "submissions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    assessment_id: Mapped[int] = mapped_column(ForeignKey("assessments.id"))
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    release_id: Mapped[int | None] = mapped_column(ForeignKey("releases.id"))
+    submitted_at: Mapped[datetime] = mapped_column(DateTime)
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(Integer)
+    files: Mapped[list[str]] = mapped_column(JSON)
+    assessment: Mapped[Assessment] = relationship()
+    member: Mapped[Member] = relationship()
+    feedback: Mapped[Feedback | None] = relationship(back_populates="submission")
+    result: Mapped[Result | None] = relationship(back_populates="submission")
+
+
+class Feedback(Base):
+    """Feedback files released for one submission."""
+
+    __tablename__ = "feedback"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id"), unique=True)
+    sha256: Mapped[str] = mapped_column(String(64))
+    released_at: Mapped[datetime] = mapped_column(DateTime)
+    released_by: Mapped[str] = mapped_column(String(128))
+    submission: Mapped[Submission] = relationship(back_populates="feedback")
+
+
+class Extension(Base):
+    """A later due instant for one trainee on one assessment."""
+
+    __tablename__ = "extensions"
+    __table_args__ = (UniqueConstraint("assessment_id", "member_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    assessment_id: Mapped[int] = mapped_column(ForeignKey("assessments.id"))
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    due_at: Mapped[datetime] = mapped_column(DateTime)
+    granted_by: Mapped[str] = mapped_column(String(128))
+    granted_at: Mapped[datetime] = mapped_column(DateTime)
+    reason: Mapped[str] = mapped_column(Text)
+
+
+class Grade(Base):
+    """The score of one graded cell of one submission (autograded or manual)."""
+
+    __tablename__ = "grades"
+    __table_args__ = (UniqueConstraint("submission_id", "notebook", "cell"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id"))
+    notebook: Mapped[str] = mapped_column(String(200))
+    cell: Mapped[str] = mapped_column(String(200))
+    score: Mapped[float | None] = mapped_column(Float)  # None: waits for a manual grade
+    max_score: Mapped[float] = mapped_column(Float)
+    kind: Mapped[str] = mapped_column(String(16))  # auto | manual
+    graded_at: Mapped[datetime] = mapped_column(DateTime)
+    graded_by: Mapped[str] = mapped_column(String(128))
+
+
+class Result(Base):
+    """A submission's total: raw score, lateness, penalty and final score, with how it came about."""
+
+    __tablename__ = "results"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id"), unique=True)
+    status: Mapped[str] = mapped_column(String(16))  # graded | needs-manual | failed
+    raw_score: Mapped[float] = mapped_column(Float)
+    max_score: Mapped[float] = mapped_column(Float)
+    late_seconds: Mapped[float] = mapped_column(Float)
+    penalty: Mapped[float] = mapped_column(Float)
+    final_score: Mapped[float] = mapped_column(Float)
+    computed_at: Mapped[datetime] = mapped_column(DateTime)
+    details: Mapped[dict[str, Any]] = mapped_column(JSON)
+    submission: Mapped[Submission] = relationship(back_populates="result")

@@ -157,6 +157,7 @@ def sync_curriculum(session: Session, curriculum: cur.Curriculum, now: datetime)
                             "weight": a.weight,
                             "points": a.points,
                             "due_at": naive_utc(a.due.resolve(c)),
+                            "late_policy": a.late.as_dict(),
                         },
                     )
     if changes:

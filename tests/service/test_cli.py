@@ -66,7 +66,7 @@ def test_dry_run_writes_nothing(env: dict[str, str], tmp_path: Path) -> None:
 
 def test_curriculum_check(env: dict[str, str], tmp_path: Path) -> None:
     r = sadari(env, "curriculum", "check")
-    assert "OK — 4 tracks, 3 stages, 1 cohorts" in r.stdout
+    assert "OK — 4 tracks, 3 stages, 2 cohorts" in r.stdout
     labs = tmp_path / "labs"
     shutil.copytree(ROOT / "labs", labs)
     (labs / "vision-ai" / "advanced" / "01-digits-features.ipynb").unlink()

@@ -1,0 +1,388 @@
+"""Repository functions of the exchange and the gradebook of record.
+
+Who may see what is decided here, from the caller's enrollment: a trainee sees the released
+assessments of their own cohort, track and current stage, and only their own submissions and
+feedback. Time is the service's `now`; identity is the caller's hub name. Results (raw score,
+lateness, penalty, final score) are computed from the stored grades and server timestamps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any, Protocol
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from ..core.audit import naive_utc
+from ..core.deadlines import LatePolicy, effective_due, final_score, lateness
+from .models import (
+    Assessment,
+    Cohort,
+    Enrollment,
+    Extension,
+    Feedback,
+    Grade,
+    Member,
+    Release,
+    Result,
+    Stage,
+    Submission,
+    Track,
+)
+from .repo import NotFound, active_enrollment, append_audit, member
+
+
+def _latest_release(s: Session, assessment_id: int) -> Release | None:
+    return s.scalars(
+        select(Release)
+        .where(Release.assessment_id == assessment_id)
+        .order_by(Release.version.desc())
+        .limit(1)
+    ).first()
+
+
+# --- what a trainee sees ------------------------------------------------------------------------
+
+
+def trainee_assessments(
+    s: Session, username: str
+) -> tuple[Enrollment, list[tuple[Assessment, Release]]]:
+    """The caller's enrollment and the released assessments of their current stage."""
+    m = member(s, username)
+    e = active_enrollment(m)
+    if e is None:
+        raise NotFound(f"{username} is not enrolled / 등록된 과정이 없습니다")
+    out = []
+    for a in e.stage.assessments:
+        release = _latest_release(s, a.id)
+        if release is not None:
+            out.append((a, release))
+    return e, out
+
+
+def trainee_assessment(s: Session, username: str, slug: str) -> tuple[Member, Assessment, Release]:
+    """One released assessment the trainee may see, else NotFound (the same answer whether it
+    does not exist or belongs to someone else's cohort/track/stage)."""
+    e, visible = trainee_assessments(s, username)
+    for a, release in visible:
+        if a.slug == slug:
+            return e.member, a, release
+    raise NotFound(f"no released assessment {slug!r} for you / 배포된 평가가 없습니다")
+
+
+def cohort_assessments(s: Session, slug: str, cohort: str | None = None) -> list[Assessment]:
+    """The assessment `slug` in every cohort (or one), for instructors."""
+    q = (
+        select(Assessment)
+        .join(Stage)
+        .join(Track)
+        .join(Cohort)
+        .where(Assessment.slug == slug)
+        .order_by(Cohort.slug)
+    )
+    if cohort:
+        q = q.where(Cohort.slug == cohort)
+    found = list(s.scalars(q))
+    if not found:
+        raise NotFound(f"no assessment {slug!r}" + (f" in cohort {cohort!r}" if cohort else ""))
+    return found
+
+
+# --- releases -----------------------------------------------------------------------------------
+
+
+def record_release(
+    s: Session,
+    a: Assessment,
+    *,
+    sha256: str,
+    size: int,
+    notebooks: list[str],
+    actor: str,
+    now: datetime,
+) -> Release:
+    """A new release version (unchanged content: the current release is kept). Audited."""
+    current = _latest_release(s, a.id)
+    if current is not None and current.sha256 == sha256:
+        return current
+    release = Release(
+        assessment_id=a.id,
+        version=(current.version + 1) if current else 1,
+        sha256=sha256,
+        size=size,
+        notebooks=notebooks,
+        released_at=naive_utc(now),
+        released_by=actor,
+    )
+    s.add(release)
+    s.flush()
+    cohort = a.stage.track.cohort.slug
+    append_audit(
+        s,
+        now=now,
+        actor=actor,
+        action="assessment.release",
+        target=f"assessment:{cohort}/{a.slug}",
+        details={"version": release.version, "sha256": sha256, "notebooks": notebooks},
+    )
+    return release
+
+
+# --- submissions --------------------------------------------------------------------------------
+
+
+def record_submission(
+    s: Session,
+    m: Member,
+    a: Assessment,
+    release: Release | None,
+    *,
+    sha256: str,
+    size: int,
+    files: list[str],
+    now: datetime,
+) -> Submission:
+    """Keep one more submission (history is never overwritten)."""
+    sub = Submission(
+        assessment_id=a.id,
+        member_id=m.id,
+        release_id=release.id if release else None,
+        submitted_at=naive_utc(now),
+        sha256=sha256,
+        size=size,
+        files=files,
+    )
+    s.add(sub)
+    s.flush()
+    return sub
+
+
+def submissions_of(s: Session, username: str, slug: str | None = None) -> list[Submission]:
+    """A trainee's own submissions, oldest first."""
+    q = (
+        select(Submission)
+        .join(Member)
+        .join(Assessment)
+        .where(Member.username == username)
+        .order_by(Submission.submitted_at, Submission.id)
+    )
+    if slug:
+        q = q.where(Assessment.slug == slug)
+    return list(s.scalars(q))
+
+
+def submissions_for(
+    s: Session, assessments: Iterable[Assessment], history: bool = False
+) -> list[Submission]:
+    """Submissions of the assessments: the latest per trainee, or all with `history`."""
+    ids = [a.id for a in assessments]
+    q = select(Submission).where(Submission.assessment_id.in_(ids))
+    if not history:
+        latest = (
+            select(
+                Submission.member_id, Submission.assessment_id, func.max(Submission.id).label("id")
+            )
+            .where(Submission.assessment_id.in_(ids))
+            .group_by(Submission.member_id, Submission.assessment_id)
+            .subquery()
+        )
+        q = q.where(Submission.id.in_(select(latest.c.id)))
+    return list(s.scalars(q.order_by(Submission.id)))
+
+
+def submission(s: Session, sid: int) -> Submission:
+    """One submission (NotFound if none)."""
+    sub = s.get(Submission, sid)
+    if sub is None:
+        raise NotFound(f"no submission {sid}")
+    return sub
+
+
+def record_feedback(
+    s: Session, sub: Submission, *, sha256: str, actor: str, now: datetime
+) -> Feedback:
+    """Attach (or replace) the feedback files of a submission. Audited."""
+    fb = sub.feedback
+    if fb is None:
+        fb = Feedback(
+            submission_id=sub.id, sha256=sha256, released_at=naive_utc(now), released_by=actor
+        )
+        s.add(fb)
+    else:
+        fb.sha256, fb.released_at, fb.released_by = sha256, naive_utc(now), actor
+    s.flush()
+    append_audit(
+        s,
+        now=now,
+        actor=actor,
+        action="feedback.release",
+        target=f"user:{sub.member.username}",
+        details={"assessment": sub.assessment.slug, "submission": sub.id, "sha256": sha256},
+    )
+    return fb
+
+
+# --- deadlines ----------------------------------------------------------------------------------
+
+
+def set_due(
+    s: Session, a: Assessment, due_at: datetime, *, actor: str, reason: str, now: datetime
+) -> None:
+    """Move an assessment's deadline for its cohort. Audited with the reason."""
+    old = a.effective_due
+    a.due_override_at = naive_utc(due_at)
+    append_audit(
+        s,
+        now=now,
+        actor=actor,
+        action="assessment.set_due",
+        target=f"assessment:{a.stage.track.cohort.slug}/{a.slug}",
+        details={"from": old.isoformat(), "to": a.due_override_at.isoformat()},
+        reason=reason,
+    )
+
+
+def grant_extension(
+    s: Session,
+    a: Assessment,
+    username: str,
+    due_at: datetime,
+    *,
+    actor: str,
+    reason: str,
+    now: datetime,
+) -> Extension:
+    """Give one trainee a later due instant. Audited with the reason."""
+    m = member(s, username)
+    ext = s.scalars(select(Extension).filter_by(assessment_id=a.id, member_id=m.id)).first()
+    if ext is None:
+        ext = Extension(
+            assessment_id=a.id,
+            member_id=m.id,
+            due_at=naive_utc(due_at),
+            granted_by=actor,
+            granted_at=naive_utc(now),
+            reason=reason,
+        )
+        s.add(ext)
+    else:
+        ext.due_at, ext.granted_by, ext.granted_at, ext.reason = (
+            naive_utc(due_at),
+            actor,
+            naive_utc(now),
+            reason,
+        )
+    append_audit(
+        s,
+        now=now,
+        actor=actor,
+        action="assessment.extension",
+        target=f"user:{username}",
+        details={"assessment": a.slug, "due_at": ext.due_at.isoformat()},
+        reason=reason,
+    )
+    s.flush()
+    return ext
+
+
+def due_for(s: Session, sub: Submission) -> datetime:
+    """The due instant that applies to a submission (deadline override, then extension)."""
+    ext = s.scalars(
+        select(Extension).filter_by(assessment_id=sub.assessment_id, member_id=sub.member_id)
+    ).first()
+    return effective_due(sub.assessment.effective_due, ext.due_at if ext else None)
+
+
+# --- grades and results -------------------------------------------------------------------------
+
+
+class CellGrade(Protocol):
+    """A graded cell as a grader reports it (see sadari.graders.autograde.CellScore)."""
+
+    notebook: str
+    cell: str
+    score: float | None
+    max_score: float
+    kind: str  # auto | manual
+
+
+def record_grades(
+    s: Session, sub: Submission, grades: Iterable[CellGrade], *, actor: str, now: datetime
+) -> Result:
+    """Store cell grades (replacing earlier ones of the same cells) and recompute the result."""
+    existing = {
+        (g.notebook, g.cell): g for g in s.scalars(select(Grade).filter_by(submission_id=sub.id))
+    }
+    for cg in grades:
+        row = existing.get((cg.notebook, cg.cell))
+        if row is None:
+            row = Grade(submission_id=sub.id, notebook=cg.notebook, cell=cg.cell)
+            s.add(row)
+            existing[(cg.notebook, cg.cell)] = row
+        row.score, row.max_score, row.kind = cg.score, cg.max_score, cg.kind
+        row.graded_at, row.graded_by = naive_utc(now), actor
+    s.flush()
+    return compute_result(s, sub, now)
+
+
+def record_failure(s: Session, sub: Submission, reason: str, *, now: datetime) -> Result:
+    """A submission that could not be graded: it scores 0 until regraded, with the reason."""
+    result = sub.result or Result(submission_id=sub.id)
+    result.status = "failed"
+    result.raw_score = result.final_score = 0.0
+    result.max_score = result.max_score or 0.0
+    result.late_seconds, result.penalty = 0.0, 0.0
+    result.computed_at = naive_utc(now)
+    result.details = {"reason": reason}
+    if sub.result is None:
+        s.add(result)
+    s.flush()
+    return result
+
+
+def compute_result(s: Session, sub: Submission, now: datetime) -> Result:
+    """Raw score from the stored grades, lateness against the due instant, final score."""
+    grades = list(s.scalars(select(Grade).filter_by(submission_id=sub.id)))
+    raw = sum(g.score or 0.0 for g in grades)
+    maximum = sum(g.max_score for g in grades)
+    pending = [f"{g.notebook}:{g.cell}" for g in grades if g.score is None]
+    due = due_for(s, sub)
+    policy = LatePolicy.from_dict(sub.assessment.late_policy)
+    late = lateness(policy, due, sub.submitted_at)
+    result = sub.result or Result(submission_id=sub.id)
+    result.status = "needs-manual" if pending else "graded"
+    result.raw_score, result.max_score = raw, maximum
+    result.late_seconds, result.penalty = late.seconds, late.penalty
+    result.final_score = final_score(raw, late)
+    result.computed_at = naive_utc(now)
+    result.details = {
+        "due_at": due.isoformat(),
+        "submitted_at": sub.submitted_at.isoformat(),
+        "policy": policy.as_dict(),
+        "policy_text": policy.describe(),
+        "pending_manual": pending,
+    }
+    if sub.result is None:
+        s.add(result)
+    s.flush()
+    return result
+
+
+def result_row(sub: Submission) -> dict[str, Any]:
+    """A submission and its result as one flat row (exports, API)."""
+    r = sub.result
+    return {
+        "username": sub.member.username,
+        "name": sub.member.name,
+        "assessment": sub.assessment.slug,
+        "submission": sub.id,
+        "submitted_at": sub.submitted_at,
+        "status": r.status if r else "ungraded",
+        "raw_score": r.raw_score if r else None,
+        "max_score": r.max_score if r else None,
+        "late_hours": round(r.late_seconds / 3600, 2) if r else None,
+        "penalty_percent": round(r.penalty * 100, 2) if r else None,
+        "final_score": r.final_score if r else None,
+    }
