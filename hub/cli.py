@@ -12,6 +12,7 @@ import argparse
 import json
 import os
 import sys
+import time
 import urllib.error
 import urllib.request
 from datetime import UTC, datetime
@@ -207,6 +208,90 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0  # not reached
 
 
+def progress_bar(done: int, total: int, label: str, started: list[float] = []) -> None:  # noqa: B006
+    """A one-line progress bar on stderr: done/total, rate and ETA."""
+    if done == 0 or not started:
+        started[:] = [time.monotonic()]
+    elapsed = max(time.monotonic() - started[0], 1e-6)
+    rate = done / elapsed
+    eta = (total - done) / rate if rate else 0
+    width = 30
+    filled = int(width * done / total) if total else width
+    print(
+        f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} {rate:.2f}/s "
+        f"ETA {eta:.0f}s {label:<20}",
+        end="" if done < total else "\n",
+        file=sys.stderr,
+        flush=True,
+    )
+    if done >= total:
+        started.clear()
+
+
+def _ops(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from .assessments import Ops
+    from .storage import LocalBlobStore
+
+    s = _settings()
+    _, sessions = _open_db(s)
+    curriculum = _load_curriculum(s)
+    with sessions.begin() as session:
+        repo.sync_curriculum(session, curriculum, datetime.now(UTC))
+    actor = args.actor or f"cli:{os.environ.get('USER', 'unknown')}"
+    return Ops(s, sessions, LocalBlobStore(s.exchange_dir), curriculum, actor)
+
+
+def cmd_assessment(args: argparse.Namespace) -> int:
+    """`sadari assessment release|collect|autograde|feedback|export ID`."""
+    from ..graders.autograde import NbgraderSubprocess
+    from . import assessments as ops_
+
+    ops = _ops(args)
+    aid, cohort = args.assessment, args.cohort
+    if args.action == "release":
+        for r in ops_.release(ops, aid, cohort):
+            print(f"released {aid} v{r['version']} to {r['cohort']}: {', '.join(r['notebooks'])}")
+    elif args.action == "collect":
+        collected = ops_.collect(ops, aid, cohort)
+        for c, sid, dest in collected:
+            print(f"{c}: submission {sid} -> {dest}")
+        print(f"collected {len(collected)} submissions (latest per trainee)")
+    elif args.action == "autograde":
+        counts = ops_.autograde(ops, aid, NbgraderSubprocess(), cohort, progress=progress_bar)
+        print(f"{aid}: {counts['graded']} graded, {counts['failed']} failed")
+    elif args.action == "feedback":
+        print(f"{aid}: feedback released for {ops_.feedback(ops, aid, cohort)} submissions")
+    elif args.action == "export":
+        out = Path(args.output or f"{aid}-grades.csv")
+        print(f"{out}: {ops_.export(ops, aid, out, cohort)} rows")
+    return 0
+
+
+def cmd_deadline(args: argparse.Namespace) -> int:
+    """`sadari deadline set ID WHEN` / `sadari deadline extend ID WHEN --user U` (--reason)."""
+    from .core.curriculum import parse_due
+    from .store import exchange as ex
+
+    ops = _ops(args)
+    due = parse_due(args.when).absolute
+    if args.action == "extend" and not args.username:
+        raise repo.Invalid("extend needs --user")
+    if due is None:
+        raise repo.Invalid(
+            "give the new due date as an ISO date-time with offset, e.g. 2026-12-05T18:00:00+09:00"
+        )
+    with ops.sessions.begin() as s:
+        for a in ex.cohort_assessments(s, args.assessment, args.cohort):
+            if args.action == "set":
+                ex.set_due(s, a, due, actor=ops.actor, reason=args.reason, now=ops.now())
+            else:
+                ex.grant_extension(
+                    s, a, args.username, due, actor=ops.actor, reason=args.reason, now=ops.now()
+                )
+            print(f"{a.stage.track.cohort.slug}/{a.slug}: {args.action} -> {due.isoformat()}")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     """The argument parser of `sadari`."""
     p = argparse.ArgumentParser(
@@ -236,6 +321,22 @@ def parser() -> argparse.ArgumentParser:
     seed = demo.add_parser("seed", help="create the demo cohort")
     seed.add_argument("--trainees", type=int, default=12)
     seed.set_defaults(func=cmd_demo_seed)
+    assess = sub.add_parser("assessment", help="release, collect, grade, feedback, export")
+    assess.add_argument("action", choices=["release", "collect", "autograde", "feedback", "export"])
+    assess.add_argument("assessment", help="assessment id from the curriculum")
+    assess.add_argument("--cohort", help="one cohort (default: every cohort)")
+    assess.add_argument("--output", help="export file (.csv, UTF-8 with BOM, or .xlsx)")
+    assess.add_argument("--actor", help="who is acting (recorded in the audit log)")
+    assess.set_defaults(func=cmd_assessment)
+    deadline = sub.add_parser("deadline", help="move a deadline or grant an extension")
+    deadline.add_argument("action", choices=["set", "extend"])
+    deadline.add_argument("assessment")
+    deadline.add_argument("when", help="ISO date-time with offset, e.g. 2026-12-05T18:00:00+09:00")
+    deadline.add_argument("--user", dest="username", help="the trainee (extend)")
+    deadline.add_argument("--reason", required=True)
+    deadline.add_argument("--cohort")
+    deadline.add_argument("--actor")
+    deadline.set_defaults(func=cmd_deadline)
     db = sub.add_parser("db", help="the database schema")
     db.add_argument("action", choices=["upgrade", "status"])
     db.set_defaults(func=cmd_db)
@@ -257,7 +358,7 @@ def main(argv: list[str] | None = None) -> int:
     except SchemaOutOfDate as e:
         print(f"sadari: {e}", file=sys.stderr)
         return 3
-    except (repo.Invalid, repo.NotFound) as e:
+    except (repo.Invalid, repo.NotFound, ValueError) as e:
         print(f"sadari: nothing was changed: {e}", file=sys.stderr)
         return 2
 

@@ -7,6 +7,7 @@ bare `Config()` without starting a hub.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import sys
 from pathlib import Path
@@ -18,6 +19,9 @@ from .core import permissions as perm
 from .settings import SadariSettings
 
 TEMPLATES = Path(__file__).with_name("templates")
+EXCHANGE_CONFIG_DIR = str(
+    Path(importlib.util.find_spec("sadari.graders").submodule_search_locations[0]) / "exchange"
+)
 AUTHENTICATORS = {
     "native": "nativeauthenticator.NativeAuthenticator",
     "github": "oauthenticator.github.GitHubOAuthenticator",
@@ -85,6 +89,21 @@ def update_spawner(s: SadariSettings, c: Config) -> None:
     c.Spawner.default_url = "/lab"
     c.Spawner.start_timeout = 120
     c.Spawner.http_timeout = 60
+    # The server's own token may act for its user towards the sadari service (the exchange),
+    # within what the user may do: the hub keeps only the scopes the user holds.
+    c.Spawner.server_token_scopes = [
+        "users:activity!user",
+        "access:servers!server",
+        perm.ACCESS,
+        perm.LEARN,
+        perm.INSTRUCT,
+        perm.ADMIN,
+    ]
+    c.Spawner.environment = {
+        "SADARI_SERVICE_URL": s.service_url,
+        # nbgrader_config.py selecting the HTTP exchange: nbgrader and its lab extension read it
+        "JUPYTER_CONFIG_PATH": EXCHANGE_CONFIG_DIR,
+    }
     # jupyter_server refuses to run as root; a hub running as root (containers, CI) must say so.
     c.Spawner.args = ["--allow-root"] if os.geteuid() == 0 else []
 

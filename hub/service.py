@@ -30,6 +30,7 @@ from .core.curriculum import Curriculum, parse_curriculum
 from .core.yamlsrc import InputError
 from .hubapi import HubAPI, sync_membership
 from .settings import SadariSettings
+from .storage import BlobStore, LocalBlobStore
 from .store import repo
 from .store.db import SchemaOutOfDate, make_engine, require_current, session_factory
 
@@ -54,6 +55,7 @@ class Context:
     hub_auth: HubOAuth | None
     templates: Environment
     prefix: str
+    blobs: BlobStore
     now: Callable[[], datetime] = utcnow
     log: logging.Logger = logging.getLogger("sadari")
 
@@ -149,6 +151,7 @@ class SadariService(Application):
                 loader=FileSystemLoader(str(TEMPLATES)), autoescape=select_autoescape(["html"])
             ),
             prefix=self.prefix,
+            blobs=LocalBlobStore(self.sadari.exchange_dir),
             log=self.log,
         )
         routes = [(self.prefix.rstrip("/") + path, handler) for path, handler in default_handlers]

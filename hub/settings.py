@@ -160,9 +160,26 @@ class SadariSettings(LoggingConfigurable):
     def _default_hub_admins(self) -> str:
         return _env("SADARI_HUB_ADMINS", "")
 
+    max_submission_bytes = Integer(
+        20 * 1024 * 1024,
+        help="Largest submission (zip upload, and its unpacked content) accepted, in bytes.",
+    ).tag(config=True)
+
+    max_submission_files = Integer(200, help="Most files one submission may hold.").tag(config=True)
+
+    @property
+    def exchange_dir(self) -> Path:
+        """Where releases, submissions and feedback are stored (the local blob store)."""
+        return Path(self.data_dir) / "exchange"
+
     max_roster_bytes = Integer(
         5 * 1024 * 1024, help="Largest roster upload accepted, in bytes."
     ).tag(config=True)
+
+    @property
+    def service_url(self) -> str:
+        """The sadari service as trainee servers reach it (the exchange's base URL)."""
+        return f"http://127.0.0.1:{self.service_port}/services/sadari"
 
     @property
     def homes_dir(self) -> Path:

@@ -12,6 +12,7 @@ from .api import (
     TraineeHandler,
     TraineesHandler,
 )
+from .exchange import exchange_handlers
 from .pages import AdminPage, HomeHandler, InstructorPage, OAuthCallback, TraineePage
 
 USER = r"([a-z0-9][a-z0-9._-]{0,63})"
@@ -31,5 +32,6 @@ default_handlers = [
     ("/api/v1/roster", RosterHandler),
     ("/api/v1/sync", SyncHandler),
     ("/api/v1/audit", AuditHandler),
+    *exchange_handlers,
     ("/api/v1/.*", NotFoundHandler),
 ]

@@ -1,0 +1,128 @@
+"""Autograding behind one interface: `Autograder.grade(job) -> Outcome`.
+
+`NbgraderSubprocess` is the interim backend: nbgrader's own `autograde` in a subprocess per
+submission, in a course directory that is only a working area for the run; the scores are read
+back from that run's nbgrader gradebook and handed to the caller, who stores them in sadari's
+gradebook of record. It is NOT a sandbox: the submission runs with the grader's permissions. The
+sandboxed, parallel engine implements the same `Autograder` protocol.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class CellScore:
+    """The score of one graded cell; `score` None means it waits for a manual grade."""
+
+    notebook: str
+    cell: str
+    score: float | None
+    max_score: float
+    kind: str  # auto | manual
+
+
+@dataclass(frozen=True)
+class Job:
+    """One submission to grade: `course_dir/submitted/<student>/<assessment>/` is in place."""
+
+    course_dir: Path
+    assessment: str
+    student: str
+
+
+@dataclass
+class Outcome:
+    """What grading one submission gave."""
+
+    status: str  # graded | failed
+    cells: list[CellScore] = field(default_factory=list)
+    reason: str = ""
+    log: str = ""
+    seconds: float = 0.0
+
+
+class Autograder(Protocol):
+    """Grades one submission."""
+
+    def grade(self, job: Job) -> Outcome:
+        """Grade `job`; never raises for a bad submission (status 'failed' with a reason)."""
+        ...
+
+
+def nbgrader(
+    course_dir: Path, *args: str, timeout: float = 600
+) -> subprocess.CompletedProcess[str]:
+    """Run `nbgrader ARGS` for a course directory with this environment's executables."""
+    bindir = Path(sys.executable).parent
+    env = dict(os.environ, PATH=f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}")
+    return subprocess.run(
+        [str(bindir / "nbgrader"), *args, f"--CourseDirectory.root={course_dir}"],
+        cwd=course_dir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def read_scores(course_dir: Path, assessment: str, student: str) -> list[CellScore]:
+    """The grades of one submission from the course's nbgrader gradebook."""
+    from nbgrader.api import Gradebook
+
+    cells = []
+    with Gradebook(f"sqlite:///{course_dir / 'gradebook.db'}") as gb:
+        submission = gb.find_submission(assessment, student)
+        for nb in submission.notebooks:
+            for g in nb.grades:
+                manual = g.manual_score is not None or g.needs_manual_grade
+                score = None if g.needs_manual_grade else float(g.score)
+                cells.append(
+                    CellScore(
+                        nb.name, g.name, score, float(g.max_score), "manual" if manual else "auto"
+                    )
+                )
+    return cells
+
+
+class NbgraderSubprocess:
+    """`nbgrader autograde` for one student at a time, in a subprocess (no sandbox)."""
+
+    def __init__(self, timeout: float = 600, cell_timeout: int = 60):
+        self.timeout = timeout
+        self.cell_timeout = cell_timeout
+
+    def grade(self, job: Job) -> Outcome:
+        """Run nbgrader's autograde on the submission and read the scores back."""
+        t0 = time.monotonic()
+        try:
+            run = nbgrader(
+                job.course_dir,
+                "autograde",
+                job.assessment,
+                "--student",
+                job.student,
+                "--force",
+                f"--ExecutePreprocessor.timeout={self.cell_timeout}",
+                timeout=self.timeout,
+            )
+        except subprocess.TimeoutExpired:
+            return Outcome(
+                "failed",
+                reason=f"grading took longer than {self.timeout:.0f}s",
+                seconds=time.monotonic() - t0,
+            )
+        log = (run.stdout + run.stderr)[-20000:]
+        if run.returncode != 0:
+            return Outcome(
+                "failed", reason="nbgrader autograde failed", log=log, seconds=time.monotonic() - t0
+            )
+        cells = read_scores(job.course_dir, job.assessment, job.student)
+        return Outcome("graded", cells, log=log, seconds=time.monotonic() - t0)

@@ -1,0 +1,275 @@
+"""Instructor operations on assessments: release, collect, autograde, feedback, export.
+
+Each operation works for one assessment in one cohort or all of them. nbgrader does the notebook
+side in a working course directory per cohort (<data_dir>/courses/<cohort>/); sadari's database is
+the record: releases, submissions, grades and results live there, files in the blob store.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import shutil
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from sqlalchemy.orm import Session, sessionmaker
+
+from ..graders.autograde import Autograder, Job, nbgrader, read_scores
+from .core.archive import Entry, make_archive
+from .core.curriculum import Curriculum
+from .core.deadlines import LatePolicy
+from .settings import SadariSettings
+from .storage import BlobStore
+from .store import exchange as ex
+from .store.models import Assessment, Submission
+
+Progress = Callable[[int, int, str], None]
+TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S.%f %Z"
+TEMPLATES = Path(__file__).with_name("templates")
+SUMMARY = "sadari-summary.html"
+
+
+class OperationError(RuntimeError):
+    """An instructor operation could not be carried out (the message says why)."""
+
+
+@dataclass
+class Ops:
+    """What the operations need: settings, database, blob store, curriculum, who and when."""
+
+    settings: SadariSettings
+    sessions: sessionmaker[Session]
+    blobs: BlobStore
+    curriculum: Curriculum
+    actor: str
+    now: Callable[[], datetime] = lambda: datetime.now(UTC)
+
+    def course_dir(self, cohort: str) -> Path:
+        """The working nbgrader course directory of a cohort."""
+        path = Path(self.settings.data_dir) / "courses" / cohort
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def source_dir(self, aid: str) -> Path:
+        """The nbgrader source folder of an assessment in labs/."""
+        for track in self.curriculum.tracks:
+            for plan in track.stages.values():
+                for a in plan.assessments:
+                    if a.id == aid:
+                        return Path(self.settings.labs_dir) / a.source_dir
+        raise OperationError(f"no assessment {aid!r} in the curriculum")
+
+
+def _cohorts(ops: Ops, aid: str, cohort: str | None) -> list[str]:
+    with ops.sessions() as s:
+        return [a.stage.track.cohort.slug for a in ex.cohort_assessments(s, aid, cohort)]
+
+
+def _files(root: Path) -> list[Entry]:
+    return [
+        Entry(str(p.relative_to(root)), p.read_bytes())
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    ]
+
+
+def _run(course: Path, *args: str) -> None:
+    run = nbgrader(course, *args)
+    if run.returncode != 0:
+        raise OperationError(
+            f"nbgrader {' '.join(args)} failed:\n{run.stdout[-3000:]}{run.stderr[-3000:]}"
+        )
+
+
+def release(ops: Ops, aid: str, cohort: str | None = None) -> list[dict[str, Any]]:
+    """generate_assignment from labs/, then release the student version to the cohort(s)."""
+    out = []
+    for c in _cohorts(ops, aid, cohort):
+        course = ops.course_dir(c)
+        source = course / "source" / aid
+        shutil.rmtree(source, ignore_errors=True)
+        shutil.copytree(ops.source_dir(aid), source)
+        _run(course, "generate_assignment", aid, "--force")
+        entries = _files(course / "release" / aid)
+        archive = make_archive(entries)
+        sha = ops.blobs.put(archive)
+        notebooks = [e.path for e in entries if e.path.endswith(".ipynb")]
+        with ops.sessions.begin() as s:
+            (a,) = ex.cohort_assessments(s, aid, c)
+            r = ex.record_release(
+                s,
+                a,
+                sha256=sha,
+                size=len(archive),
+                notebooks=notebooks,
+                actor=ops.actor,
+                now=ops.now(),
+            )
+            out.append({"cohort": c, "version": r.version, "notebooks": notebooks})
+    return out
+
+
+def _extract(data: bytes, dest: Path) -> None:
+    shutil.rmtree(dest, ignore_errors=True)
+    dest.mkdir(parents=True)
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:  # archives were checked when stored
+        zf.extractall(dest)
+
+
+def collect(ops: Ops, aid: str, cohort: str | None = None) -> list[tuple[str, int, Path]]:
+    """Latest submission per trainee into <course>/submitted/<user>/<aid>/, with the server's
+    timestamp.txt, ready for nbgrader's autograde and formgrader. (cohort, submission id, dir)."""
+    out = []
+    for c in _cohorts(ops, aid, cohort):
+        course = ops.course_dir(c)
+        with ops.sessions() as s:
+            subs = ex.submissions_for(s, ex.cohort_assessments(s, aid, c))
+            items = [(x.id, x.member.username, x.sha256, x.submitted_at) for x in subs]
+        for sid, username, sha, at in items:
+            dest = course / "submitted" / username / aid
+            _extract(ops.blobs.get(sha), dest)
+            stamp = at.replace(tzinfo=UTC).strftime(TIMESTAMP_FORMAT)
+            (dest / "timestamp.txt").write_text(stamp)
+            out.append((c, sid, dest))
+    return out
+
+
+def autograde(
+    ops: Ops,
+    aid: str,
+    grader: Autograder,
+    cohort: str | None = None,
+    progress: Progress | None = None,
+) -> dict[str, int]:
+    """Collect, then grade every latest submission and store the results."""
+    collected = collect(ops, aid, cohort)
+    prepared = set()
+    counts = {"graded": 0, "failed": 0}
+    if progress:
+        progress(0, len(collected), "")
+    for i, (c, sid, dest) in enumerate(collected, 1):
+        course = ops.course_dir(c)
+        if c not in prepared:  # the gradebook needs the assignment's cells and checksums
+            _run(course, "generate_assignment", aid, "--force")
+            prepared.add(c)
+        username = dest.parent.name
+        outcome = grader.grade(Job(course, aid, username))
+        with ops.sessions.begin() as s:
+            sub = ex.submission(s, sid)
+            if outcome.status == "graded":
+                ex.record_grades(s, sub, outcome.cells, actor=ops.actor, now=ops.now())
+            else:
+                ex.record_failure(s, sub, outcome.reason, now=ops.now())
+        counts[outcome.status] += 1
+        if progress:
+            progress(i, len(collected), username)
+    return counts
+
+
+def import_manual_grades(ops: Ops, aid: str, cohort: str | None = None) -> int:
+    """Read the course gradebooks (formgrader's manual grades included) into the record."""
+    n = 0
+    for c in _cohorts(ops, aid, cohort):
+        course = ops.course_dir(c)
+        if not (course / "gradebook.db").exists():
+            continue
+        with ops.sessions.begin() as s:
+            for sub in ex.submissions_for(s, ex.cohort_assessments(s, aid, c)):
+                try:
+                    cells = read_scores(course, aid, sub.member.username)
+                except Exception:  # not autograded yet: nothing to import
+                    continue
+                ex.record_grades(s, sub, cells, actor=ops.actor, now=ops.now())
+                n += 1
+    return n
+
+
+def _summary_html(sub: Submission, a: Assessment) -> bytes:
+    env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=select_autoescape())
+    r = sub.result
+    return (
+        env.get_template("feedback_summary.html")
+        .render(
+            sub=sub,
+            a=a,
+            r=r,
+            policy=LatePolicy.from_dict(a.late_policy).describe(),
+            due=datetime.fromisoformat(r.details["due_at"]) if r else None,
+        )
+        .encode()
+    )
+
+
+def feedback(ops: Ops, aid: str, cohort: str | None = None) -> int:
+    """Import manual grades, generate nbgrader feedback, add sadari's score summary (late
+    penalty included), and release it to each trainee's latest submission."""
+    import_manual_grades(ops, aid, cohort)
+    released = 0
+    for c in _cohorts(ops, aid, cohort):
+        course = ops.course_dir(c)
+        _run(course, "generate_feedback", aid, "--force")
+        with ops.sessions.begin() as s:
+            for sub in ex.submissions_for(s, ex.cohort_assessments(s, aid, c)):
+                folder = course / "feedback" / sub.member.username / aid
+                if sub.result is None or not folder.is_dir():
+                    continue
+                entries = [e for e in _files(folder) if e.path.endswith(".html")]
+                entries.append(Entry(SUMMARY, _summary_html(sub, sub.assessment)))
+                sha = ops.blobs.put(make_archive(entries))
+                ex.record_feedback(s, sub, sha256=sha, actor=ops.actor, now=ops.now())
+                released += 1
+    return released
+
+
+EXPORT_COLUMNS = [
+    "username",
+    "name",
+    "assessment",
+    "submission",
+    "submitted_at",
+    "status",
+    "raw_score",
+    "max_score",
+    "late_hours",
+    "penalty_percent",
+    "final_score",
+]
+
+
+def export_rows(ops: Ops, aid: str, cohort: str | None = None) -> list[dict[str, Any]]:
+    """One row per trainee's latest submission."""
+    with ops.sessions() as s:
+        subs = ex.submissions_for(s, ex.cohort_assessments(s, aid, cohort))
+        return [ex.result_row(x) for x in subs]
+
+
+def export(ops: Ops, aid: str, path: Path, cohort: str | None = None) -> int:
+    """Write the grades as CSV (UTF-8 with BOM, for Excel) or XLSX, by the file's suffix."""
+    rows = export_rows(ops, aid, cohort)
+    if path.suffix.lower() == ".xlsx":
+        from openpyxl import Workbook
+
+        wb = Workbook()
+        ws = wb.active
+        ws.title = aid[:31]
+        ws.append(EXPORT_COLUMNS)
+        for row in rows:
+            ws.append(
+                [
+                    row[k].replace(tzinfo=None) if isinstance(row[k], datetime) else row[k]
+                    for k in EXPORT_COLUMNS
+                ]
+            )
+        wb.save(path)
+    else:
+        with path.open("w", encoding="utf-8-sig", newline="") as f:
+            w = csv.DictWriter(f, EXPORT_COLUMNS)
+            w.writeheader()
+            w.writerows(rows)
+    return len(rows)

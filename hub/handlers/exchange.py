@@ -1,0 +1,257 @@
+"""The nbgrader exchange over HTTP, under /api/v1/exchange/ (client: sadari.graders.exchange).
+
+Trainees list and fetch the releases of their own cohort/track/stage, submit zips of their
+assignment folder and fetch their own feedback; instructors release, collect and return feedback.
+Every upload is checked (core/archive.py) before anything is stored; identity comes from the token
+and time from the service clock; files go to the blob store, metadata to the database.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..core import permissions as perm
+from ..core.archive import Entry, Limits, make_archive, read_archive
+from ..core.deadlines import LatePolicy, lateness
+from ..store import exchange as ex
+from ..store.models import Submission
+from .base import ApiError, ApiHandler
+
+AID = r"([a-z0-9][a-z0-9-]{0,38}[a-z0-9])"
+IGNORED = ("timestamp.txt", "submission_secret.txt")  # nbgrader metadata: the server's counts
+
+
+def submission_json(sub: Any, with_user: bool = False) -> dict[str, Any]:
+    """A submission as the client sees it."""
+    out = {
+        "id": sub.id,
+        "assignment_id": sub.assessment.slug,
+        "timestamp": sub.submitted_at.isoformat() + "+00:00",
+        "sha256": sub.sha256,
+        "size": sub.size,
+        "files": sub.files,
+        "has_feedback": sub.feedback is not None,
+        "feedback_sha256": sub.feedback.sha256 if sub.feedback else None,
+    }
+    if with_user:
+        out["username"] = sub.member.username
+    return out
+
+
+class ExchangeHandler(ApiHandler):
+    """Shared helpers of the exchange endpoints."""
+
+    def limits(self, require_notebook: bool = True) -> Limits:
+        """Upload limits from the settings."""
+        s = self.ctx.settings
+        return Limits(
+            max_bytes=s.max_submission_bytes,
+            max_files=s.max_submission_files,
+            require_notebook=require_notebook,
+        )
+
+    def upload(self, name: str, require_notebook: bool = True) -> tuple[bytes, list[Entry]]:
+        """The checked, normalised archive of the request body and its entries."""
+        body = self.request.body
+        limit = self.ctx.settings.max_submission_bytes
+        if len(body) > limit:
+            raise ApiError(
+                413, f"upload is {len(body)} bytes; the limit is {limit} / 용량 제한을 넘었습니다"
+            )
+        entries = [
+            e
+            for e in read_archive(body, name, self.limits(require_notebook))
+            if e.path not in IGNORED
+        ]
+        return make_archive(entries), entries
+
+    def send_zip(self, data: bytes, filename: str) -> None:
+        """Reply with a zip."""
+        self.set_header("Content-Type", "application/zip")
+        self.set_header("Content-Disposition", f'attachment; filename="{filename}"')
+        self.finish(data)
+
+    def trainee(self) -> str:
+        """The calling user's name (services cannot act as trainees)."""
+        who = self.caller(perm.LEARN)
+        if who.get("kind") == "service":
+            raise ApiError(403, "services cannot submit or fetch as a trainee")
+        return str(who["name"])
+
+
+class AssignmentsHandler(ExchangeHandler):
+    """GET /exchange/assignments: the released assessments the caller may fetch."""
+
+    def get(self) -> None:
+        """Only the caller's own cohort/track/stage."""
+        username = self.trainee()
+        with self.ctx.sessions() as s:
+            enrollment, visible = ex.trainee_assessments(s, username)
+            self.write_json(
+                {
+                    "course_id": enrollment.cohort.slug,
+                    "assignments": [
+                        {
+                            "assignment_id": a.slug,
+                            "title": {"ko": a.title_ko, "en": a.title_en},
+                            "released_at": r.released_at.isoformat() + "+00:00",
+                            "due_at": a.effective_due.isoformat() + "+00:00",
+                            "late_policy": LatePolicy.from_dict(a.late_policy).describe(),
+                            "notebooks": [n.removesuffix(".ipynb") for n in r.notebooks],
+                        }
+                        for a, r in visible
+                    ],
+                }
+            )
+
+
+class ReleaseHandler(ExchangeHandler):
+    """GET /exchange/assignments/AID/release (trainee: fetch); POST (instructor: release)."""
+
+    def get(self, aid: str) -> None:
+        """The released files of an assessment the caller may see."""
+        username = self.trainee()
+        with self.ctx.sessions() as s:
+            _, _, release = ex.trainee_assessment(s, username, aid)
+            sha = release.sha256
+        self.send_zip(self.ctx.blobs.get(sha), f"{aid}.zip")
+
+    def post(self, aid: str) -> None:
+        """Release the uploaded files (nbgrader's release/AID folder) to one or every cohort."""
+        who = self.caller(perm.INSTRUCT)
+        archive, entries = self.upload(f"release {aid}")
+        sha = self.ctx.blobs.put(archive)
+        notebooks = sorted(e.path for e in entries if e.path.endswith(".ipynb"))
+        with self.ctx.sessions.begin() as s:
+            released = []
+            for a in ex.cohort_assessments(s, aid, self.get_argument("cohort", None)):
+                r = ex.record_release(
+                    s,
+                    a,
+                    sha256=sha,
+                    size=len(archive),
+                    notebooks=notebooks,
+                    actor=who["name"],
+                    now=self.ctx.now(),
+                )
+                released.append(
+                    {
+                        "cohort": a.stage.track.cohort.slug,
+                        "version": r.version,
+                        "sha256": sha,
+                        "notebooks": notebooks,
+                    }
+                )
+        self.write_json({"release": released}, 201)
+
+
+class SubmissionsHandler(ExchangeHandler):
+    """GET /exchange/assignments/AID/submissions (own; instructors ?all=1); POST: submit."""
+
+    def get(self, aid: str) -> None:
+        """The caller's submissions of AID, or (instructors, all=1) everyone's latest."""
+        if self.get_argument("all", "") in ("1", "true"):
+            self.caller(perm.INSTRUCT)
+            history = self.get_argument("history", "") in ("1", "true")
+            with self.ctx.sessions() as s:
+                assessments = ex.cohort_assessments(s, aid, self.get_argument("cohort", None))
+                subs = ex.submissions_for(s, assessments, history=history)
+                self.write_json({"submissions": [submission_json(x, True) for x in subs]})
+            return
+        username = self.trainee()
+        with self.ctx.sessions() as s:
+            self.write_json(
+                {"submissions": [submission_json(x) for x in ex.submissions_of(s, username, aid)]}
+            )
+
+    def post(self, aid: str) -> None:
+        """Store a submission: checked, with the server's time, kept alongside earlier ones."""
+        username = self.trainee()
+        with self.ctx.sessions() as s:
+            ex.trainee_assessment(s, username, aid)  # 404 before reading an upload we refuse
+        archive, entries = self.upload(f"submission {aid}")
+        sha = self.ctx.blobs.put(archive)
+        now = self.ctx.now()
+        with self.ctx.sessions.begin() as s:
+            m, a, release = ex.trainee_assessment(s, username, aid)
+            sub = ex.record_submission(
+                s,
+                m,
+                a,
+                release,
+                sha256=sha,
+                size=len(archive),
+                files=sorted(e.path for e in entries),
+                now=now,
+            )
+            late = lateness(
+                LatePolicy.from_dict(a.late_policy), ex.due_for(s, sub), sub.submitted_at
+            )
+            body = submission_json(sub)
+        body["late_seconds"] = late.seconds
+        self.write_json({"submission": body}, 201)
+
+
+class MySubmissionsHandler(ExchangeHandler):
+    """GET /exchange/submissions: all of the caller's own submissions."""
+
+    def get(self) -> None:
+        """Oldest first."""
+        username = self.trainee()
+        with self.ctx.sessions() as s:
+            self.write_json(
+                {"submissions": [submission_json(x) for x in ex.submissions_of(s, username)]}
+            )
+
+
+class SubmissionFilesHandler(ExchangeHandler):
+    """GET /exchange/submissions/ID/files: a submission's files (instructors)."""
+
+    def get(self, sid: str) -> None:
+        """The stored zip."""
+        self.caller(perm.INSTRUCT)
+        with self.ctx.sessions() as s:
+            sha = ex.submission(s, int(sid)).sha256
+        self.send_zip(self.ctx.blobs.get(sha), f"submission-{sid}.zip")
+
+
+class FeedbackHandler(ExchangeHandler):
+    """GET /exchange/submissions/ID/feedback (its trainee or instructors); POST (instructors)."""
+
+    def get(self, sid: str) -> None:
+        """The feedback zip; someone else's submission answers exactly like a missing one."""
+        who = self.caller(perm.LEARN, perm.INSTRUCT)
+        instructor = self.hub_auth.check_scopes({perm.INSTRUCT}, who)
+        with self.ctx.sessions() as s:
+            sub = s.get(Submission, int(sid))
+            if (
+                sub is None
+                or sub.feedback is None
+                or (not instructor and sub.member.username != who["name"])
+            ):
+                raise ApiError(404, f"no feedback for submission {sid} / 피드백이 없습니다")
+            sha = sub.feedback.sha256
+        self.send_zip(self.ctx.blobs.get(sha), f"feedback-{sid}.zip")
+
+    def post(self, sid: str) -> None:
+        """Attach feedback files (HTML per notebook) to a submission."""
+        who = self.caller(perm.INSTRUCT)
+        archive, entries = self.upload(f"feedback {sid}", require_notebook=False)
+        if not entries or not all(e.path.endswith(".html") for e in entries):
+            raise ApiError(400, "feedback must be .html files / 피드백은 HTML 파일이어야 합니다")
+        sha = self.ctx.blobs.put(archive)
+        with self.ctx.sessions.begin() as s:
+            ex.record_feedback(
+                s, ex.submission(s, int(sid)), sha256=sha, actor=who["name"], now=self.ctx.now()
+            )
+        self.write_json({"feedback": {"submission": int(sid), "sha256": sha}}, 201)
+
+
+exchange_handlers = [
+    ("/api/v1/exchange/assignments", AssignmentsHandler),
+    (f"/api/v1/exchange/assignments/{AID}/release", ReleaseHandler),
+    (f"/api/v1/exchange/assignments/{AID}/submissions", SubmissionsHandler),
+    ("/api/v1/exchange/submissions", MySubmissionsHandler),
+    (r"/api/v1/exchange/submissions/(\d+)/files", SubmissionFilesHandler),
+    (r"/api/v1/exchange/submissions/(\d+)/feedback", FeedbackHandler),
+]
