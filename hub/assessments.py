@@ -213,6 +213,8 @@ def feedback(ops: Ops, aid: str, cohort: str | None = None) -> int:
     released = 0
     for c in _cohorts(ops, aid, cohort):
         course = ops.course_dir(c)
+        if not any((course / "autograded").glob(f"*/{aid}")):
+            continue  # nothing graded in this cohort yet
         _run(course, "generate_feedback", aid, "--force")
         with ops.sessions.begin() as s:
             for sub in ex.submissions_for(s, ex.cohort_assessments(s, aid, c)):
@@ -249,15 +251,14 @@ def export_rows(ops: Ops, aid: str, cohort: str | None = None) -> list[dict[str,
         return [ex.result_row(x) for x in subs]
 
 
-def export(ops: Ops, aid: str, path: Path, cohort: str | None = None) -> int:
-    """Write the grades as CSV (UTF-8 with BOM, for Excel) or XLSX, by the file's suffix."""
-    rows = export_rows(ops, aid, cohort)
-    if path.suffix.lower() == ".xlsx":
+def export_bytes(rows: list[dict[str, Any]], fmt: str, sheet: str = "grades") -> bytes:
+    """Grades as CSV (UTF-8 with BOM, for Excel) or XLSX bytes."""
+    if fmt == "xlsx":
         from openpyxl import Workbook
 
         wb = Workbook()
         ws = wb.active
-        ws.title = aid[:31]
+        ws.title = sheet[:31]
         ws.append(EXPORT_COLUMNS)
         for row in rows:
             ws.append(
@@ -266,10 +267,19 @@ def export(ops: Ops, aid: str, path: Path, cohort: str | None = None) -> int:
                     for k in EXPORT_COLUMNS
                 ]
             )
-        wb.save(path)
-    else:
-        with path.open("w", encoding="utf-8-sig", newline="") as f:
-            w = csv.DictWriter(f, EXPORT_COLUMNS)
-            w.writeheader()
-            w.writerows(rows)
+        out = io.BytesIO()
+        wb.save(out)
+        return out.getvalue()
+    text = io.StringIO()
+    w = csv.DictWriter(text, EXPORT_COLUMNS, lineterminator="\r\n")
+    w.writeheader()
+    w.writerows(rows)
+    return text.getvalue().encode("utf-8-sig")
+
+
+def export(ops: Ops, aid: str, path: Path, cohort: str | None = None) -> int:
+    """Write the grades to `path`: XLSX for a .xlsx name, else CSV (UTF-8 with BOM)."""
+    rows = export_rows(ops, aid, cohort)
+    fmt = "xlsx" if path.suffix.lower() == ".xlsx" else "csv"
+    path.write_bytes(export_bytes(rows, fmt, aid))
     return len(rows)

@@ -18,6 +18,7 @@ import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
 
+from .assessments import OperationError
 from .core.curriculum import Curriculum, check_files
 from .core.roster import RosterRow, parse_roster
 from .core.yamlsrc import InputError
@@ -358,6 +359,9 @@ def main(argv: list[str] | None = None) -> int:
     except SchemaOutOfDate as e:
         print(f"sadari: {e}", file=sys.stderr)
         return 3
+    except OperationError as e:
+        print(f"sadari: {e}", file=sys.stderr)
+        return 1
     except (repo.Invalid, repo.NotFound, ValueError) as e:
         print(f"sadari: nothing was changed: {e}", file=sys.stderr)
         return 2

@@ -4,8 +4,8 @@
 - `db_url`: a fresh, empty database URL, once on SQLite and once on PostgreSQL (the PostgreSQL
   run installs/starts Debian's server when none runs; it is skipped only with the real reason).
 - `engine`: an engine on `db_url`, migrated to head.
-- `hub` (module scope): a real JupyterHub with the sadari service and the demo cohort, on SQLite
-  and on PostgreSQL (see tests/support/hub.py).
+- `hub` (module scope): a real JupyterHub with the sadari service and the demo cohort (8 trainees:
+  trainee001..008, tracks in turn), on SQLite and on PostgreSQL (see tests/support/hub.py).
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ def hub(
 ) -> Iterator[RunningHub]:
     data_dir = tmp_path_factory.mktemp(f"hub-{request.param}")
     for url in _database(request.param, data_dir):
-        running = RunningHub.start(data_dir, url)
+        running = RunningHub.start(data_dir, url, trainees=8)
         try:
             yield running
         finally:

@@ -12,6 +12,7 @@ from .api import (
     TraineeHandler,
     TraineesHandler,
 )
+from .assessments import assessment_handlers
 from .exchange import exchange_handlers
 from .pages import AdminPage, HomeHandler, InstructorPage, OAuthCallback, TraineePage
 
@@ -33,5 +34,6 @@ default_handlers = [
     ("/api/v1/sync", SyncHandler),
     ("/api/v1/audit", AuditHandler),
     *exchange_handlers,
+    *assessment_handlers,
     ("/api/v1/.*", NotFoundHandler),
 ]

@@ -8,6 +8,8 @@ and time from the service clock; files go to the blob store, metadata to the dat
 
 from __future__ import annotations
 
+import asyncio
+from dataclasses import replace
 from typing import Any
 
 from ..core import permissions as perm
@@ -21,9 +23,10 @@ AID = r"([a-z0-9][a-z0-9-]{0,38}[a-z0-9])"
 IGNORED = ("timestamp.txt", "submission_secret.txt")  # nbgrader metadata: the server's counts
 
 
-def submission_json(sub: Any, with_user: bool = False) -> dict[str, Any]:
+def submission_json(sub: Any) -> dict[str, Any]:
     """A submission as the client sees it."""
-    out = {
+    return {
+        "username": sub.member.username,
         "id": sub.id,
         "assignment_id": sub.assessment.slug,
         "timestamp": sub.submitted_at.isoformat() + "+00:00",
@@ -33,37 +36,42 @@ def submission_json(sub: Any, with_user: bool = False) -> dict[str, Any]:
         "has_feedback": sub.feedback is not None,
         "feedback_sha256": sub.feedback.sha256 if sub.feedback else None,
     }
-    if with_user:
-        out["username"] = sub.member.username
-    return out
 
 
 class ExchangeHandler(ApiHandler):
     """Shared helpers of the exchange endpoints."""
 
-    def limits(self, require_notebook: bool = True) -> Limits:
-        """Upload limits from the settings."""
+    def limits(self, suffixes: tuple[str, ...] | None = None) -> Limits:
+        """Upload limits from the settings (feedback: only the given suffixes, no notebook)."""
         s = self.ctx.settings
-        return Limits(
-            max_bytes=s.max_submission_bytes,
-            max_files=s.max_submission_files,
-            require_notebook=require_notebook,
-        )
+        limits = Limits(max_bytes=s.max_submission_bytes, max_files=s.max_submission_files)
+        if suffixes:
+            return replace(limits, suffixes=suffixes, require_notebook=False)
+        return limits
 
-    def upload(self, name: str, require_notebook: bool = True) -> tuple[bytes, list[Entry]]:
-        """The checked, normalised archive of the request body and its entries."""
+    async def upload(
+        self, name: str, suffixes: tuple[str, ...] | None = None
+    ) -> tuple[str, int, list[Entry]]:
+        """Check the request body's archive and store it: (sha256, size, entries).
+
+        The upload is stored as sent when every file in it is kept (its checksum is the one the
+        client can compute); otherwise a normalised archive without the ignored files. The work
+        runs in a thread so that one large upload does not hold up other requests.
+        """
         body = self.request.body
         limit = self.ctx.settings.max_submission_bytes
         if len(body) > limit:
             raise ApiError(
                 413, f"upload is {len(body)} bytes; the limit is {limit} / 용량 제한을 넘었습니다"
             )
-        entries = [
-            e
-            for e in read_archive(body, name, self.limits(require_notebook))
-            if e.path not in IGNORED
-        ]
-        return make_archive(entries), entries
+
+        def check_and_store() -> tuple[str, int, list[Entry]]:
+            entries = read_archive(body, name, self.limits(suffixes))
+            kept = [e for e in entries if e.path not in IGNORED]
+            archive = body if len(kept) == len(entries) else make_archive(kept)
+            return self.ctx.blobs.put(archive), len(archive), kept
+
+        return await asyncio.to_thread(check_and_store)
 
     def send_zip(self, data: bytes, filename: str) -> None:
         """Reply with a zip."""
@@ -116,11 +124,10 @@ class ReleaseHandler(ExchangeHandler):
             sha = release.sha256
         self.send_zip(self.ctx.blobs.get(sha), f"{aid}.zip")
 
-    def post(self, aid: str) -> None:
+    async def post(self, aid: str) -> None:
         """Release the uploaded files (nbgrader's release/AID folder) to one or every cohort."""
         who = self.caller(perm.INSTRUCT)
-        archive, entries = self.upload(f"release {aid}")
-        sha = self.ctx.blobs.put(archive)
+        sha, size, entries = await self.upload(f"release {aid}")
         notebooks = sorted(e.path for e in entries if e.path.endswith(".ipynb"))
         with self.ctx.sessions.begin() as s:
             released = []
@@ -129,7 +136,7 @@ class ReleaseHandler(ExchangeHandler):
                     s,
                     a,
                     sha256=sha,
-                    size=len(archive),
+                    size=size,
                     notebooks=notebooks,
                     actor=who["name"],
                     now=self.ctx.now(),
@@ -156,7 +163,7 @@ class SubmissionsHandler(ExchangeHandler):
             with self.ctx.sessions() as s:
                 assessments = ex.cohort_assessments(s, aid, self.get_argument("cohort", None))
                 subs = ex.submissions_for(s, assessments, history=history)
-                self.write_json({"submissions": [submission_json(x, True) for x in subs]})
+                self.write_json({"submissions": [submission_json(x) for x in subs]})
             return
         username = self.trainee()
         with self.ctx.sessions() as s:
@@ -164,14 +171,13 @@ class SubmissionsHandler(ExchangeHandler):
                 {"submissions": [submission_json(x) for x in ex.submissions_of(s, username, aid)]}
             )
 
-    def post(self, aid: str) -> None:
+    async def post(self, aid: str) -> None:
         """Store a submission: checked, with the server's time, kept alongside earlier ones."""
+        now = self.ctx.now()  # when it arrived, not when we got round to storing it
         username = self.trainee()
         with self.ctx.sessions() as s:
             ex.trainee_assessment(s, username, aid)  # 404 before reading an upload we refuse
-        archive, entries = self.upload(f"submission {aid}")
-        sha = self.ctx.blobs.put(archive)
-        now = self.ctx.now()
+        sha, size, entries = await self.upload(f"submission {aid}")
         with self.ctx.sessions.begin() as s:
             m, a, release = ex.trainee_assessment(s, username, aid)
             sub = ex.record_submission(
@@ -180,7 +186,7 @@ class SubmissionsHandler(ExchangeHandler):
                 a,
                 release,
                 sha256=sha,
-                size=len(archive),
+                size=size,
                 files=sorted(e.path for e in entries),
                 now=now,
             )
@@ -233,13 +239,12 @@ class FeedbackHandler(ExchangeHandler):
             sha = sub.feedback.sha256
         self.send_zip(self.ctx.blobs.get(sha), f"feedback-{sid}.zip")
 
-    def post(self, sid: str) -> None:
+    async def post(self, sid: str) -> None:
         """Attach feedback files (HTML per notebook) to a submission."""
         who = self.caller(perm.INSTRUCT)
-        archive, entries = self.upload(f"feedback {sid}", require_notebook=False)
-        if not entries or not all(e.path.endswith(".html") for e in entries):
+        sha, _, entries = await self.upload(f"feedback {sid}", suffixes=(".html",))
+        if not entries:
             raise ApiError(400, "feedback must be .html files / 피드백은 HTML 파일이어야 합니다")
-        sha = self.ctx.blobs.put(archive)
         with self.ctx.sessions.begin() as s:
             ex.record_feedback(
                 s, ex.submission(s, int(sid)), sha256=sha, actor=who["name"], now=self.ctx.now()

@@ -1,7 +1,8 @@
 """Against a real JupyterHub + proxy + sadari service + single-user servers (SQLite and PostgreSQL).
 
 The demo cohort has trainee001 (data-analysis), trainee002 (product-manager), trainee003 (azure-ai)
-and trainee004 (vision-ai), all in stage 1, plus `instructor` and `admin`. Tests use different
+and trainee004 (vision-ai) — and 005..008 in the same order — all in stage 1, plus `instructor` and
+`admin`. Tests use different
 trainees so that they do not depend on each other's order.
 """
 
@@ -135,7 +136,7 @@ def test_instructor_cannot_act_as_admin(hub: RunningHub, method: str, path: str)
 def test_instructor_reads_trainees_and_trainee_reads_only_self(hub: RunningHub) -> None:
     r = hub.call("instructor", "GET", "/services/sadari/api/v1/trainees?track=vision-ai")
     assert r.status_code == 200
-    assert [t["username"] for t in r.json()["trainees"]] == ["trainee004"]
+    assert [t["username"] for t in r.json()["trainees"]] == ["trainee004", "trainee008"]
     own = hub.call("trainee003", "GET", "/services/sadari/api/v1/trainees/trainee003")
     assert own.status_code == 200 and own.json()["enrollment"]["track"]["id"] == "azure-ai"
 

@@ -27,7 +27,10 @@ def zipped(*items: tuple[str, bytes], link: str | None = None) -> bytes:
     return out.getvalue()
 
 
-def problems(data: bytes, limits: Limits = Limits()) -> list[str]:
+DEFAULT = Limits()
+
+
+def problems(data: bytes, limits: Limits = DEFAULT) -> list[str]:
     with pytest.raises(InputError) as e:
         read_archive(data, "up", limits)
     return [str(p) for p in e.value.problems]

@@ -1,0 +1,106 @@
+"""Instructor operations over the API, under /api/v1/assessments/AID/: the same functions the
+`sadari assessment` and `sadari deadline` commands call (hub/assessments.py), run off the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from typing import Any
+
+from ...graders.autograde import NbgraderSubprocess
+from .. import assessments as ops_
+from ..core import permissions as perm
+from ..store import exchange as ex
+from .base import ApiError, ApiHandler
+from .exchange import AID
+
+
+class AssessmentOpHandler(ApiHandler):
+    """POST /api/v1/assessments/AID/(release|autograde|feedback)?cohort=: run an operation."""
+
+    async def post(self, aid: str, action: str) -> None:
+        """Release from labs/, autograde the latest submissions, or release feedback."""
+        who = self.caller(perm.INSTRUCT)
+        ctx = self.ctx
+        ops = ops_.Ops(ctx.settings, ctx.sessions, ctx.blobs, ctx.curriculum, who["name"], ctx.now)
+        cohort = self.get_argument("cohort", None)
+        result: Any
+        try:
+            if action == "release":
+                result = await asyncio.to_thread(ops_.release, ops, aid, cohort)
+            elif action == "autograde":
+                result = await asyncio.to_thread(
+                    ops_.autograde, ops, aid, NbgraderSubprocess(), cohort
+                )
+            else:
+                result = {"released": await asyncio.to_thread(ops_.feedback, ops, aid, cohort)}
+        except ops_.OperationError as e:
+            raise ApiError(500, str(e)) from None
+        self.write_json({"assessment": aid, "action": action, "result": result})
+
+
+class GradesHandler(ApiHandler):
+    """GET /api/v1/assessments/AID/grades?format=json|csv|xlsx&cohort=: the results."""
+
+    def get(self, aid: str) -> None:
+        """One row per trainee's latest submission."""
+        who = self.caller(perm.INSTRUCT)
+        ctx = self.ctx
+        ops = ops_.Ops(ctx.settings, ctx.sessions, ctx.blobs, ctx.curriculum, who["name"], ctx.now)
+        rows = ops_.export_rows(ops, aid, self.get_argument("cohort", None))
+        fmt = self.get_argument("format", "json")
+        if fmt == "json":
+            self.write_json({"assessment": aid, "rows": rows})
+            return
+        if fmt not in ("csv", "xlsx"):
+            raise ApiError(400, "format must be json, csv or xlsx")
+        kind = (
+            "text/csv; charset=utf-8"
+            if fmt == "csv"
+            else "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+        )
+        self.set_header("Content-Type", kind)
+        self.set_header("Content-Disposition", f'attachment; filename="{aid}-grades.{fmt}"')
+        self.finish(ops_.export_bytes(rows, fmt, aid))
+
+
+class DeadlineHandler(ApiHandler):
+    """POST /api/v1/assessments/AID/due {"due_at", "reason", "cohort"?}: move the deadline;
+    POST /api/v1/assessments/AID/extensions {"username", "due_at", "reason"}: one trainee."""
+
+    def post(self, aid: str, kind: str) -> None:
+        """Audited with the reason."""
+        who = self.caller(perm.INSTRUCT)
+        body = self.json_body()
+        reason = str(body.get("reason", "")).strip()
+        if not reason:
+            raise ApiError(400, "a reason is required / 사유를 입력하세요")
+        try:
+            due = datetime.fromisoformat(str(body.get("due_at")))
+        except ValueError:
+            raise ApiError(400, "due_at must be an ISO date-time with offset") from None
+        if due.tzinfo is None:
+            raise ApiError(400, "due_at needs a UTC offset, e.g. 2026-12-05T18:00:00+09:00")
+        with self.ctx.sessions.begin() as s:
+            for a in ex.cohort_assessments(s, aid, body.get("cohort")):
+                if kind == "due":
+                    ex.set_due(s, a, due, actor=who["name"], reason=reason, now=self.ctx.now())
+                else:
+                    ex.grant_extension(
+                        s,
+                        a,
+                        str(body.get("username")),
+                        due,
+                        actor=who["name"],
+                        reason=reason,
+                        now=self.ctx.now(),
+                    )
+        self.write_json({"assessment": aid, kind: due.isoformat()})
+
+
+assessment_handlers = [
+    (f"/api/v1/assessments/{AID}/(release|autograde|feedback)", AssessmentOpHandler),
+    (f"/api/v1/assessments/{AID}/grades", GradesHandler),
+    (f"/api/v1/assessments/{AID}/(due|extensions)", DeadlineHandler),
+]
