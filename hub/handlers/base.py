@@ -44,6 +44,11 @@ class BaseHandler(HubOAuthenticated, web.RequestHandler):  # type: ignore[misc]
         """HubOAuth of the service (None when not run by a hub)."""
         return self.ctx.hub_auth
 
+    async def prepare(self) -> None:
+        """Identify the caller without blocking the event loop (HubAuth caches it per request)."""
+        if self.hub_auth is not None:
+            await self.hub_auth.get_user(self, sync=False)
+
     def caller(self, *scopes: str) -> dict[str, Any]:
         """The authenticated user or service model, holding one of `scopes`; else 401/403."""
         model = self.hub_auth.get_user(self) if self.hub_auth else None

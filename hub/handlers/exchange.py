@@ -16,7 +16,7 @@ from ..core import permissions as perm
 from ..core.archive import Entry, Limits, make_archive, read_archive
 from ..core.deadlines import LatePolicy, lateness
 from ..store import exchange as ex
-from ..store.models import Submission
+from ..store.models import Assessment, Member, Release, Submission
 from .base import ApiError, ApiHandler
 
 AID = r"([a-z0-9][a-z0-9-]{0,38}[a-z0-9])"
@@ -175,11 +175,13 @@ class SubmissionsHandler(ExchangeHandler):
         """Store a submission: checked, with the server's time, kept alongside earlier ones."""
         now = self.ctx.now()  # when it arrived, not when we got round to storing it
         username = self.trainee()
-        with self.ctx.sessions() as s:
-            ex.trainee_assessment(s, username, aid)  # 404 before reading an upload we refuse
+        with self.ctx.sessions() as s:  # 404 before reading an upload we would refuse anyway
+            ids = [row.id for row in ex.trainee_assessment(s, username, aid)]
         sha, size, entries = await self.upload(f"submission {aid}")
         with self.ctx.sessions.begin() as s:
-            m, a, release = ex.trainee_assessment(s, username, aid)
+            m, a, release = (
+                s.get(cls, i) for cls, i in zip((Member, Assessment, Release), ids, strict=True)
+            )
             sub = ex.record_submission(
                 s,
                 m,
