@@ -83,7 +83,8 @@ def read_scores(course_dir: Path, assessment: str, student: str) -> list[CellSco
         for nb in submission.notebooks:
             for g in nb.grades:
                 manual = g.manual_score is not None or g.needs_manual_grade
-                score = None if g.needs_manual_grade else float(g.score)
+                waiting = g.needs_manual_grade and g.manual_score is None
+                score = None if waiting else float(g.score)
                 cells.append(
                     CellScore(
                         nb.name, g.name, score, float(g.max_score), "manual" if manual else "auto"

@@ -218,3 +218,47 @@ def test_path_tricks_in_the_assignment_id(released: RunningHub) -> None:
     for aid in ("..%2F..%2Fetc", "%2Fetc%2Fpasswd", "da-basics-check%2F..%2F.."):
         r = hub.call("trainee001", "GET", f"{EX}/assignments/{aid}/release")
         assert r.status_code == 404 and r.json()["status"] == 404
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("POST", f"{EX}/assignments/{AID}/release"),
+        ("GET", f"{EX}/assignments/{AID}/submissions?all=1"),
+        ("GET", f"{EX}/submissions/1/files"),
+        ("POST", f"{EX}/submissions/1/feedback"),
+        ("POST", f"/services/sadari/api/v1/assessments/{AID}/release"),
+        ("POST", f"/services/sadari/api/v1/assessments/{AID}/autograde"),
+        ("POST", f"/services/sadari/api/v1/assessments/{AID}/feedback"),
+        ("GET", f"/services/sadari/api/v1/assessments/{AID}/grades"),
+        ("POST", f"/services/sadari/api/v1/assessments/{AID}/due"),
+        ("POST", f"/services/sadari/api/v1/assessments/{AID}/extensions"),
+    ],
+)
+def test_trainees_get_403_on_instructor_operations(
+    released: RunningHub, method: str, path: str
+) -> None:
+    r = released.call("trainee001", method, path, data=zip_of({"x.html": b"x"}))
+    assert r.status_code == 403 and r.json()["status"] == 403
+
+
+def test_instructor_reads_grades_and_moves_deadlines_over_the_api(released: RunningHub) -> None:
+    hub = released
+    base = f"/services/sadari/api/v1/assessments/{AID}"
+    rows = hub.call("instructor", "GET", f"{base}/grades").json()["rows"]
+    assert {r["username"] for r in rows} >= {"trainee001", "trainee005"}
+    xlsx = hub.call("instructor", "GET", f"{base}/grades?format=xlsx")
+    assert xlsx.status_code == 200 and xlsx.content[:2] == b"PK"
+    due = (datetime.now(UTC) + timedelta(days=2)).isoformat()
+    r = hub.call(
+        "instructor",
+        "POST",
+        f"{base}/extensions",
+        json={"username": "trainee005", "due_at": due, "reason": "병원 진료 / medical"},
+    )
+    assert r.status_code == 200, r.text
+    r = hub.call("instructor", "POST", f"{base}/due", json={"due_at": due})
+    assert r.status_code == 400 and "reason" in r.json()["message"]
+    audit = hub.call("admin", "GET", "/services/sadari/api/v1/audit?target=user:trainee005").json()
+    assert audit["entries"][0]["action"] == "assessment.extension"
+    assert audit["entries"][0]["reason"] == "병원 진료 / medical"
