@@ -7,7 +7,7 @@ export SADARI_PROJECT_DIR := $(CURDIR)
 export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 
 .PHONY: help install system-deps run seed test test-unit test-service test-hub test-postgresql \
-        lint format bench-spawn clean
+        lint format bench-spawn bench-exchange clean
 
 help:
 	@echo "make run          install, seed the demo cohort, start on http://127.0.0.1:8000"
@@ -15,6 +15,7 @@ help:
 	@echo "make test-unit    the pure core only (seconds)"
 	@echo "make test-hub     tests against a real JupyterHub (SQLite and PostgreSQL)"
 	@echo "make bench-spawn  benchmarks/spawn.py: stock JupyterHub vs sadari, 20 spawns each"
+	@echo "make bench-exchange  benchmarks/exchange.py: 300 submissions in 30 s vs nbgrader's exchange"
 
 # Debian packages the platform needs: Node.js + npm for the proxy (PostgreSQL is installed by the
 # test setup when a test needs it).
@@ -64,6 +65,9 @@ test-postgresql: install
 
 bench-spawn: install
 	$(BIN)/python benchmarks/spawn.py
+
+bench-exchange: install
+	$(BIN)/python benchmarks/exchange.py
 
 format: install
 	$(BIN)/ruff format hub graders tests benchmarks
