@@ -87,30 +87,40 @@ class ExchangeHandler(ApiHandler):
         return str(who["name"])
 
 
+def assignment_json(a: Any, r: Any) -> dict[str, Any]:
+    """A released assessment as the client lists it."""
+    return {
+        "assignment_id": a.slug,
+        "title": {"ko": a.title_ko, "en": a.title_en},
+        "released_at": r.released_at.isoformat() + "+00:00",
+        "due_at": a.effective_due.isoformat() + "+00:00",
+        "late_policy": LatePolicy.from_dict(a.late_policy).describe(),
+        "notebooks": [n.removesuffix(".ipynb") for n in r.notebooks],
+    }
+
+
 class AssignmentsHandler(ExchangeHandler):
-    """GET /exchange/assignments: the released assessments the caller may fetch."""
+    """GET /exchange/assignments: the released assessments the caller may fetch.
+
+    Trainees: their own cohort/track/stage. Instructors (formgrader lists the exchange too):
+    everything released to `?cohort=` (default: the first cohort with releases).
+    """
 
     def get(self) -> None:
-        """Only the caller's own cohort/track/stage."""
-        username = self.trainee()
+        """As a trainee, or as an instructor with no enrollment of their own."""
+        who = self.caller(perm.LEARN, perm.INSTRUCT)
+        instructor = self.hub_auth.check_scopes({perm.INSTRUCT}, who)
         with self.ctx.sessions() as s:
-            enrollment, visible = ex.trainee_assessments(s, username)
-            self.write_json(
-                {
-                    "course_id": enrollment.cohort.slug,
-                    "assignments": [
-                        {
-                            "assignment_id": a.slug,
-                            "title": {"ko": a.title_ko, "en": a.title_en},
-                            "released_at": r.released_at.isoformat() + "+00:00",
-                            "due_at": a.effective_due.isoformat() + "+00:00",
-                            "late_policy": LatePolicy.from_dict(a.late_policy).describe(),
-                            "notebooks": [n.removesuffix(".ipynb") for n in r.notebooks],
-                        }
-                        for a, r in visible
-                    ],
-                }
-            )
+            if instructor:
+                cohort, released = ex.released_in_cohort(s, self.get_argument("cohort", None))
+            else:
+                enrollment, released = ex.trainee_assessments(s, self.trainee())
+                cohort = enrollment.cohort.slug
+            body = {
+                "course_id": cohort,
+                "assignments": [assignment_json(a, r) for a, r in released],
+            }
+        self.write_json(body)
 
 
 class ReleaseHandler(ExchangeHandler):

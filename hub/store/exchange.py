@@ -72,6 +72,29 @@ def trainee_assessment(s: Session, username: str, slug: str) -> tuple[Member, As
     raise NotFound(f"no released assessment {slug!r} for you / 배포된 평가가 없습니다")
 
 
+def released_in_cohort(
+    s: Session, cohort: str | None
+) -> tuple[str, list[tuple[Assessment, Release]]]:
+    """(cohort, released assessments) for instructors: `cohort`, else the first with releases."""
+    q = (
+        select(Assessment)
+        .join(Stage)
+        .join(Track)
+        .join(Cohort)
+        .order_by(Cohort.slug, Assessment.slug)
+    )
+    if cohort:
+        q = q.where(Cohort.slug == cohort)
+    out: list[tuple[Assessment, Release]] = []
+    for a in s.scalars(q):
+        release = _latest_release(s, a.id)
+        slug = a.stage.track.cohort.slug
+        if release is None or (out and slug != out[0][0].stage.track.cohort.slug):
+            continue
+        out.append((a, release))
+    return (out[0][0].stage.track.cohort.slug if out else cohort or ""), out
+
+
 def cohort_assessments(s: Session, slug: str, cohort: str | None = None) -> list[Assessment]:
     """The assessment `slug` in every cohort (or one), for instructors."""
     q = (
@@ -309,9 +332,19 @@ class CellGrade(Protocol):
 
 
 def record_grades(
-    s: Session, sub: Submission, grades: Iterable[CellGrade], *, actor: str, now: datetime
+    s: Session,
+    sub: Submission,
+    grades: Iterable[CellGrade],
+    *,
+    actor: str,
+    now: datetime,
+    status: str = "graded",
+    reason: str = "",
 ) -> Result:
-    """Store cell grades (replacing earlier ones of the same cells) and recompute the result."""
+    """Store cell grades (replacing earlier ones of the same cells) and recompute the result.
+
+    `status` other than graded (timed out, crashed, rejected) is kept on the result with `reason`.
+    """
     existing = {
         (g.notebook, g.cell): g for g in s.scalars(select(Grade).filter_by(submission_id=sub.id))
     }
@@ -324,7 +357,7 @@ def record_grades(
         row.score, row.max_score, row.kind = cg.score, cg.max_score, cg.kind
         row.graded_at, row.graded_by = naive_utc(now), actor
     s.flush()
-    return compute_result(s, sub, now)
+    return compute_result(s, sub, now, grading=(status, reason))
 
 
 def record_failure(s: Session, sub: Submission, reason: str, *, now: datetime) -> Result:
@@ -342,8 +375,19 @@ def record_failure(s: Session, sub: Submission, reason: str, *, now: datetime) -
     return result
 
 
-def compute_result(s: Session, sub: Submission, now: datetime) -> Result:
-    """Raw score from the stored grades, lateness against the due instant, final score."""
+def compute_result(
+    s: Session, sub: Submission, now: datetime, grading: tuple[str, str] | None = None
+) -> Result:
+    """Raw score from the stored grades, lateness against the due instant, final score.
+
+    `grading` is the grader's (status, reason); without it the last grading's are kept, so a
+    later manual grade does not hide that the run timed out or crashed.
+    """
+    previous = dict(sub.result.details) if sub.result else {}
+    grading_status, reason = grading or (
+        previous.get("grading_status", "graded"),
+        previous.get("reason", ""),
+    )
     grades = list(s.scalars(select(Grade).filter_by(submission_id=sub.id)))
     raw = sum(g.score or 0.0 for g in grades)
     maximum = sum(g.max_score for g in grades)
@@ -352,7 +396,7 @@ def compute_result(s: Session, sub: Submission, now: datetime) -> Result:
     policy = LatePolicy.from_dict(sub.assessment.late_policy)
     late = lateness(policy, due, sub.submitted_at)
     result = sub.result or Result(submission_id=sub.id)
-    result.status = "needs-manual" if pending else "graded"
+    result.status = "needs-manual" if pending else grading_status
     result.raw_score, result.max_score = raw, maximum
     result.late_seconds, result.penalty = late.seconds, late.penalty
     result.final_score = final_score(raw, late)
@@ -363,6 +407,8 @@ def compute_result(s: Session, sub: Submission, now: datetime) -> Result:
         "policy": policy.as_dict(),
         "policy_text": policy.describe(),
         "pending_manual": pending,
+        "grading_status": grading_status,
+        "reason": reason,
     }
     if sub.result is None:
         s.add(result)

@@ -81,7 +81,7 @@ def test_release_fetch_submit_late_grade_feedback(released: RunningHub, tmp_path
         notebook = hub.contents(user, f"{AID}/{AID}.ipynb")["content"]
         hub.put_notebook(user, f"{AID}/{AID}.ipynb", solved(notebook))
 
-    due = datetime.now(UTC) + timedelta(seconds=4)
+    due = datetime.now(UTC) + timedelta(seconds=12)  # margin for a busy machine
     sadari(
         hub.env,
         "deadline",
@@ -98,7 +98,7 @@ def test_release_fetch_submit_late_grade_feedback(released: RunningHub, tmp_path
     lab(hub, late, "submit")
 
     graded = sadari(hub.env, "assessment", "autograde", AID).stdout
-    assert f"{AID}: 2 graded, 0 failed" in graded
+    assert f"{AID}: 2 graded\n" in graded  # the sandbox engine, nothing else
     sadari(hub.env, "assessment", "feedback", AID)
     export = tmp_path / "grades.csv"
     sadari(hub.env, "assessment", "export", AID, "--output", str(export))
@@ -244,6 +244,11 @@ def test_trainees_get_403_on_instructor_operations(
 
 def test_instructor_reads_grades_and_moves_deadlines_over_the_api(released: RunningHub) -> None:
     hub = released
+    listing = hub.call("instructor", "GET", f"{EX}/assignments").json()  # as formgrader does
+    assert listing["course_id"] == COHORT
+    assert [a["assignment_id"] for a in listing["assignments"]] == [AID]
+    other = hub.call("instructor", "GET", f"{EX}/assignments?cohort=2026-busan-1").json()
+    assert other == {"course_id": "2026-busan-1", "assignments": []}
     base = f"/services/sadari/api/v1/assessments/{AID}"
     rows = hub.call("instructor", "GET", f"{base}/grades").json()["rows"]
     assert {r["username"] for r in rows} >= {"trainee001", "trainee005"}
