@@ -7,7 +7,7 @@ export SADARI_PROJECT_DIR := $(CURDIR)
 export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 
 .PHONY: help install system-deps run seed test test-unit test-service test-hub test-postgresql \
-        lint format bench-spawn bench-exchange clean
+        test-sandbox lint format bench-spawn bench-exchange clean
 
 help:
 	@echo "make run          install, seed the demo cohort, start on http://127.0.0.1:8000"
@@ -17,10 +17,12 @@ help:
 	@echo "make bench-spawn  benchmarks/spawn.py: stock JupyterHub vs sadari, 20 spawns each"
 	@echo "make bench-exchange  benchmarks/exchange.py: 300 submissions in 30 s vs nbgrader's exchange"
 
-# Debian packages the platform needs: Node.js + npm for the proxy (PostgreSQL is installed by the
-# test setup when a test needs it).
+# Debian packages the platform needs: Node.js + npm for the proxy, bubblewrap for the grading
+# sandbox (PostgreSQL is installed by the test setup when a test needs it).
 system-deps:
 	@command -v npm >/dev/null || { apt-get update -q && apt-get install -y -q nodejs npm; }
+	@command -v bwrap >/dev/null || [ "$$(id -u)" != 0 ] || \
+		{ apt-get update -q && apt-get install -y -q bubblewrap; }
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -34,7 +36,7 @@ node_modules/.installed: package.json package-lock.json | system-deps
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-install: $(VENV)/.installed node_modules/.installed
+install: $(VENV)/.installed node_modules/.installed system-deps
 
 seed: install
 	$(BIN)/sadari db upgrade
@@ -62,6 +64,9 @@ test-hub: install
 
 test-postgresql: install
 	$(BIN)/pytest -m postgresql
+
+test-sandbox: install
+	$(BIN)/pytest -m sandbox
 
 bench-spawn: install
 	$(BIN)/python benchmarks/spawn.py

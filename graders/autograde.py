@@ -9,13 +9,14 @@ sandboxed, parallel engine implements the same `Autograder` protocol.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,7 @@ class Job:
 class Outcome:
     """What grading one submission gave."""
 
-    status: str  # graded | failed
+    status: str  # graded | timed out | crashed | rejected | failed
     cells: list[CellScore] = field(default_factory=list)
     reason: str = ""
     log: str = ""
@@ -54,6 +55,10 @@ class Autograder(Protocol):
 
     def grade(self, job: Job) -> Outcome:
         """Grade `job`; never raises for a bad submission (status 'failed' with a reason)."""
+        ...
+
+    def close(self) -> None:
+        """Release what the grader holds (kernels started ahead)."""
         ...
 
 
@@ -100,6 +105,9 @@ class NbgraderSubprocess:
         self.timeout = timeout
         self.cell_timeout = cell_timeout
 
+    def close(self) -> None:
+        """Nothing to release."""
+
     def grade(self, job: Job) -> Outcome:
         """Run nbgrader's autograde on the submission and read the scores back."""
         t0 = time.monotonic()
@@ -127,3 +135,64 @@ class NbgraderSubprocess:
             )
         cells = read_scores(job.course_dir, job.assessment, job.student)
         return Outcome("graded", cells, log=log, seconds=time.monotonic() - t0)
+
+
+class SandboxAutograder:
+    """Grades in single-use sandboxed kernels (graders/sandbox), scoring fail-closed from the
+    execution records (graders/plan.py). The source notebooks come from the course's `source/`
+    folder (copied from labs/ at release), never from the submission."""
+
+    def __init__(self, backend: Any, limits: Any = None, max_bytes: int = 20 * 1024 * 1024):
+        self.backend = backend
+        self.limits = limits
+        self.max_bytes = max_bytes
+
+    def close(self) -> None:
+        """Stop the kernels the backend started ahead."""
+        self.backend.close()
+
+    def grade(self, job: Job) -> Outcome:
+        """Run and score every notebook of the assessment for one submission."""
+        from .plan import parse_notebook, plan, score, why
+
+        t0 = time.monotonic()
+        source_dir = job.course_dir / "source" / job.assessment
+        submitted = job.course_dir / "submitted" / job.student / job.assessment
+        cells: list[CellScore] = []
+        statuses: set[str] = set()
+        reasons: list[str] = []
+        for source_path in sorted(source_dir.glob("*.ipynb")):
+            name = source_path.stem
+            source = json.loads(source_path.read_text(encoding="utf-8"))
+            sub_path = submitted / source_path.name
+            try:
+                if not sub_path.is_file():
+                    raise ValueError(f"{source_path.name} was not submitted")
+                submission = parse_notebook(sub_path.read_bytes(), self.max_bytes)
+            except ValueError as e:
+                empty = plan(name, source, {"cells": []})
+                cells += [
+                    CellScore(
+                        name,
+                        g.grade_id,
+                        None if g.kind == "manual" else 0.0,
+                        g.points,
+                        "manual" if g.kind == "manual" else "auto",
+                    )
+                    for g in empty.graded
+                ]
+                statuses.add("rejected")
+                reasons.append(f"{source_path.name}: {e}")
+                continue
+            p = plan(name, source, submission)
+            runs = self.backend.run(p.cells, self.limits)
+            cells += score(p, runs)
+            if any(r.status == "timeout" for r in runs):
+                statuses.add("timed out")
+            if any(r.status == "dead" for r in runs):
+                statuses.add("crashed")
+            reasons += [f"{name}:{gid}: {text}" for gid, text in why(p, runs).items()]
+        status = next((s for s in ("rejected", "crashed", "timed out") if s in statuses), "graded")
+        return Outcome(
+            status, cells, reason="; ".join(reasons)[:4000], seconds=time.monotonic() - t0
+        )

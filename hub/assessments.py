@@ -12,6 +12,7 @@ import io
 import shutil
 import zipfile
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,7 +21,15 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy.orm import Session, sessionmaker
 
-from ..graders.autograde import Autograder, Job, nbgrader, read_scores
+from ..graders.autograde import (
+    Autograder,
+    Job,
+    NbgraderSubprocess,
+    SandboxAutograder,
+    nbgrader,
+    read_scores,
+)
+from ..graders.sandbox.base import Limits
 from .core.archive import Entry, make_archive
 from .core.curriculum import Curriculum
 from .core.deadlines import LatePolicy
@@ -33,6 +42,27 @@ Progress = Callable[[int, int, str], None]
 TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S.%f %Z"
 TEMPLATES = Path(__file__).with_name("templates")
 SUMMARY = "sadari-summary.html"
+
+
+def autograder_for(settings: SadariSettings) -> Autograder:
+    """The autograder the settings choose (see SadariSettings.grader)."""
+    if settings.grader == "nbgrader":
+        return NbgraderSubprocess()
+    from ..graders.sandbox.local import LocalSandbox, available
+
+    reason = available()
+    if reason:
+        raise OperationError(
+            f"the grading sandbox cannot run here: {reason}. Install it, or set "
+            "SADARI_GRADER=nbgrader to grade WITHOUT a sandbox (trusted code only)"
+        )
+    workers = max(1, settings.grading_workers)
+    limits = Limits(memory_bytes=2 * 1024**3)
+    return SandboxAutograder(
+        LocalSandbox(slots=workers, pool=workers, limits=limits),
+        limits,
+        settings.max_submission_bytes,
+    )
 
 
 class OperationError(RuntimeError):
@@ -146,29 +176,45 @@ def autograde(
     grader: Autograder,
     cohort: str | None = None,
     progress: Progress | None = None,
+    workers: int = 1,
 ) -> dict[str, int]:
-    """Collect, then grade every latest submission and store the results."""
+    """Collect, then grade every latest submission (`workers` at a time) and store the results.
+
+    Each result is written as its grading finishes; a submission that timed out or crashed keeps
+    the points its tests earned before, with the status and the reason recorded.
+    """
     collected = collect(ops, aid, cohort)
-    prepared = set()
-    counts = {"graded": 0, "failed": 0}
+    for c in sorted({c for c, _, _ in collected}):
+        # the course's source/ and nbgrader's gradebook (cells, checksums) for this cohort
+        _run(ops.course_dir(c), "generate_assignment", aid, "--force")
+    counts: dict[str, int] = {"graded": 0}
     if progress:
         progress(0, len(collected), "")
-    for i, (c, sid, dest) in enumerate(collected, 1):
-        course = ops.course_dir(c)
-        if c not in prepared:  # the gradebook needs the assignment's cells and checksums
-            _run(course, "generate_assignment", aid, "--force")
-            prepared.add(c)
-        username = dest.parent.name
-        outcome = grader.grade(Job(course, aid, username))
-        with ops.sessions.begin() as s:
-            sub = ex.submission(s, sid)
-            if outcome.status == "graded":
-                ex.record_grades(s, sub, outcome.cells, actor=ops.actor, now=ops.now())
-            else:
-                ex.record_failure(s, sub, outcome.reason, now=ops.now())
-        counts[outcome.status] += 1
-        if progress:
-            progress(i, len(collected), username)
+    with ThreadPoolExecutor(max(1, workers)) as pool:
+        futures = {
+            pool.submit(grader.grade, Job(ops.course_dir(c), aid, dest.parent.name)): (sid, dest)
+            for c, sid, dest in collected
+        }
+        for i, future in enumerate(as_completed(futures), 1):
+            sid, dest = futures[future]
+            outcome = future.result()
+            with ops.sessions.begin() as s:
+                sub = ex.submission(s, sid)
+                if outcome.cells:
+                    ex.record_grades(
+                        s,
+                        sub,
+                        outcome.cells,
+                        actor=ops.actor,
+                        now=ops.now(),
+                        status=outcome.status,
+                        reason=outcome.reason,
+                    )
+                else:
+                    ex.record_failure(s, sub, outcome.reason, now=ops.now())
+            counts[outcome.status] = counts.get(outcome.status, 0) + 1
+            if progress:
+                progress(i, len(collected), dest.parent.name)
     return counts
 
 

@@ -244,7 +244,6 @@ def _ops(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 
 def cmd_assessment(args: argparse.Namespace) -> int:
     """`sadari assessment release|collect|autograde|feedback|export ID`."""
-    from ..graders.autograde import NbgraderSubprocess
     from . import assessments as ops_
 
     ops = _ops(args)
@@ -258,8 +257,19 @@ def cmd_assessment(args: argparse.Namespace) -> int:
             print(f"{c}: submission {sid} -> {dest}")
         print(f"collected {len(collected)} submissions (latest per trainee)")
     elif args.action == "autograde":
-        counts = ops_.autograde(ops, aid, NbgraderSubprocess(), cohort, progress=progress_bar)
-        print(f"{aid}: {counts['graded']} graded, {counts['failed']} failed")
+        grader = ops_.autograder_for(ops.settings)
+        try:
+            counts = ops_.autograde(
+                ops,
+                aid,
+                grader,
+                cohort,
+                progress=progress_bar,
+                workers=ops.settings.grading_workers,
+            )
+        finally:
+            grader.close()
+        print(f"{aid}: " + ", ".join(f"{n} {status}" for status, n in sorted(counts.items())))
     elif args.action == "feedback":
         print(f"{aid}: feedback released for {ops_.feedback(ops, aid, cohort)} submissions")
     elif args.action == "export":

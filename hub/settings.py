@@ -165,6 +165,29 @@ class SadariSettings(LoggingConfigurable):
         help="Largest submission (zip upload, and its unpacked content) accepted, in bytes.",
     ).tag(config=True)
 
+    grader = CaselessStrEnum(
+        ["nbgrader", "sandbox"],
+        help="""How submissions are autograded. 'nbgrader' (the default for now): stock
+        `nbgrader autograde` in a subprocess, WITHOUT a sandbox (trusted code only); its autograded
+        notebooks feed formgrader and nbgrader's feedback. 'sandbox': single-use kernels in the
+        local sandbox (bubblewrap, no network, an unprivileged uid, resource limits), scored
+        fail-closed from execution messages; needs root and the bubblewrap package. It becomes the
+        default once it also writes what formgrader and nbgrader's feedback read.
+        Default: $SADARI_GRADER, else nbgrader.""",
+    ).tag(config=True)
+
+    @default("grader")
+    def _default_grader(self) -> str:
+        return _env("SADARI_GRADER", "nbgrader")
+
+    grading_workers = Integer(
+        help="Submissions graded at once. Default: $SADARI_GRADING_WORKERS, else the CPU count.",
+    ).tag(config=True)
+
+    @default("grading_workers")
+    def _default_grading_workers(self) -> int:
+        return int(_env("SADARI_GRADING_WORKERS", str(os.cpu_count() or 1)))
+
     max_submission_files = Integer(200, help="Most files one submission may hold.").tag(config=True)
 
     @property

@@ -8,7 +8,6 @@ import asyncio
 from datetime import datetime
 from typing import Any
 
-from ...graders.autograde import NbgraderSubprocess
 from .. import assessments as ops_
 from ..core import permissions as perm
 from ..store import exchange as ex
@@ -30,9 +29,19 @@ class AssessmentOpHandler(ApiHandler):
             if action == "release":
                 result = await asyncio.to_thread(ops_.release, ops, aid, cohort)
             elif action == "autograde":
-                result = await asyncio.to_thread(
-                    ops_.autograde, ops, aid, NbgraderSubprocess(), cohort
-                )
+                grader = ops_.autograder_for(ctx.settings)
+                try:
+                    result = await asyncio.to_thread(
+                        ops_.autograde,
+                        ops,
+                        aid,
+                        grader,
+                        cohort,
+                        None,
+                        ctx.settings.grading_workers,
+                    )
+                finally:
+                    grader.close()
             else:
                 result = {"released": await asyncio.to_thread(ops_.feedback, ops, aid, cohort)}
         except ops_.OperationError as e:

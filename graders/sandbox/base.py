@@ -1,0 +1,48 @@
+"""The contract every grading sandbox backend fulfils: limits in, one execution record per cell out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one submission's kernel may use."""
+
+    wall_seconds: float = 60.0  # per cell
+    total_seconds: float = 300.0  # the whole notebook
+    cpu_seconds: int = 120  # RLIMIT_CPU of the kernel
+    memory_bytes: int = 1024 * 1024 * 1024  # RLIMIT_AS
+    processes: int = 64  # RLIMIT_NPROC of the sandbox uid
+    file_bytes: int = 64 * 1024 * 1024  # RLIMIT_FSIZE
+    scratch_bytes: int = 128 * 1024 * 1024  # size of the private scratch tmpfs
+    output_bytes: int = 64 * 1024  # kept per cell (the rest is dropped, counted)
+
+
+@dataclass
+class CellRun:
+    """What happened when one cell was sent to the kernel.
+
+    status: ok | error | timeout | dead (the kernel died during the cell) | not-run (an earlier
+    cell killed the run). `alive_after` is the trusted side's own check that the kernel still
+    answered after the cell.
+    """
+
+    index: int
+    status: str
+    ename: str = ""
+    evalue: str = ""
+    output: str = ""
+    output_dropped: int = 0
+    alive_after: bool = False
+    seconds: float = 0.0
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+class Backend(Protocol):
+    """Runs code cells in order in one fresh kernel that is thrown away afterwards."""
+
+    def run(self, cells: list[str], limits: Limits) -> list[CellRun]:
+        """One CellRun per cell, in order."""
+        ...
