@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import shutil
+import socket
+import threading
 import zipfile
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -36,6 +39,7 @@ from .core.deadlines import LatePolicy
 from .settings import SadariSettings
 from .storage import BlobStore
 from .store import exchange as ex
+from .store import grading
 from .store.models import Assessment, Submission
 
 Progress = Callable[[int, int, str], None]
@@ -177,29 +181,82 @@ def autograde(
     cohort: str | None = None,
     progress: Progress | None = None,
     workers: int = 1,
+    lease_seconds: float = 900.0,
+    queue_only: bool = False,
 ) -> dict[str, int]:
-    """Collect, then grade every latest submission (`workers` at a time) and store the results.
+    """Queue every trainee's latest submission (once per release) and grade the queue dry with
+    `workers` threads (unless `queue_only`: then `sadari grading work` grades them later). Each
+    result is recorded as its grading finishes; a submission that timed out or crashed keeps the
+    points its tests earned before, with the status and the reason."""
+    with ops.sessions.begin() as s:
+        subs = ex.submissions_for(s, ex.cohort_assessments(s, aid, cohort))
+        added = grading.enqueue(s, subs, ops.now())
+        ids = [sub.id for sub in subs]
+    if queue_only:
+        return {"queued": added}
+    return work(
+        ops, grader, workers=workers, only=ids, lease_seconds=lease_seconds, progress=progress
+    )
 
-    Each result is written as its grading finishes; a submission that timed out or crashed keeps
-    the points its tests earned before, with the status and the reason recorded.
-    """
-    collected = collect(ops, aid, cohort)
-    for c in sorted({c for c, _, _ in collected}):
-        # the course's source/ and nbgrader's gradebook (cells, checksums) for this cohort
-        _run(ops.course_dir(c), "generate_assignment", aid, "--force")
-    counts: dict[str, int] = {"graded": 0}
-    if progress:
-        progress(0, len(collected), "")
-    with ThreadPoolExecutor(max(1, workers)) as pool:
-        futures = {
-            pool.submit(grader.grade, Job(ops.course_dir(c), aid, dest.parent.name)): (sid, dest)
-            for c, sid, dest in collected
-        }
-        for i, future in enumerate(as_completed(futures), 1):
-            sid, dest = futures[future]
-            outcome = future.result()
+
+_prepared: set[tuple[str, str, str]] = set()
+_prepare_lock = threading.Lock()
+
+
+def prepare(ops: Ops, cohort: str, aid: str) -> Path:
+    """The cohort's course directory, holding the assessment's source and nbgrader's gradebook
+    entry (cells and checksums) — made from labs/ once per process if a release did not."""
+    course = ops.course_dir(cohort)
+    key = (str(course), cohort, aid)
+    with _prepare_lock:
+        if key not in _prepared:
+            if not (course / "gradebook.db").exists() or not (course / "source" / aid).is_dir():
+                source = course / "source" / aid
+                shutil.rmtree(source, ignore_errors=True)
+                shutil.copytree(ops.source_dir(aid), source)
+                _run(course, "generate_assignment", aid, "--force")
+            _prepared.add(key)
+    return course
+
+
+def work(
+    ops: Ops,
+    grader: Autograder,
+    *,
+    workers: int = 1,
+    only: list[int] | None = None,
+    lease_seconds: float = 900.0,
+    progress: Progress | None = None,
+) -> dict[str, int]:
+    """Grade queued jobs (of the submissions `only`, or all) until none is left; the outcome
+    statuses. Safe to run in several processes at once: jobs are leased one at a time."""
+    counts: dict[str, int] = {}
+    lock = threading.Lock()
+    total = len(only) if only is not None else 0
+    done = 0
+    if progress and total:
+        progress(0, total, "")
+
+    def loop(owner: str) -> None:
+        nonlocal done
+        while True:
             with ops.sessions.begin() as s:
-                sub = ex.submission(s, sid)
+                job = grading.claim(s, owner, ops.now(), lease_seconds, only)
+                if job is None:
+                    return
+                job_id, sub = job.id, job.submission
+                a = sub.assessment
+                c, username, sha = a.stage.track.cohort.slug, sub.member.username, sub.sha256
+                aid, at = a.slug, sub.submitted_at
+            course = prepare(ops, c, aid)
+            dest = course / "submitted" / username / aid
+            _extract(ops.blobs.get(sha), dest)
+            (dest / "timestamp.txt").write_text(at.replace(tzinfo=UTC).strftime(TIMESTAMP_FORMAT))
+            outcome = grader.grade(Job(course, aid, username))
+            with ops.sessions.begin() as s:
+                if not grading.finish(s, job_id, owner, ops.now()):
+                    continue  # our lease ran out: the job is another worker's now
+                sub = ex.submission(s, sub.id)
                 if outcome.cells:
                     ex.record_grades(
                         s,
@@ -212,9 +269,21 @@ def autograde(
                     )
                 else:
                     ex.record_failure(s, sub, outcome.reason, now=ops.now())
-            counts[outcome.status] = counts.get(outcome.status, 0) + 1
-            if progress:
-                progress(i, len(collected), dest.parent.name)
+            with lock:
+                counts[outcome.status] = counts.get(outcome.status, 0) + 1
+                done += 1
+                if progress:
+                    progress(done, max(total, done), username)
+
+    base = f"{socket.gethostname()}:{os.getpid()}"
+    with ThreadPoolExecutor(max(1, workers)) as pool:
+        for future in [pool.submit(loop, f"{base}:{i}") for i in range(max(1, workers))]:
+            future.result()
+    if only is not None:
+        with ops.sessions() as s:
+            failed = grading.progress(s, only)["failed"]
+        if failed:
+            counts["failed"] = failed
     return counts
 
 

@@ -266,6 +266,8 @@ def cmd_assessment(args: argparse.Namespace) -> int:
                 cohort,
                 progress=progress_bar,
                 workers=ops.settings.grading_workers,
+                lease_seconds=args.lease,
+                queue_only=args.queue_only,
             )
         finally:
             grader.close()
@@ -275,6 +277,27 @@ def cmd_assessment(args: argparse.Namespace) -> int:
     elif args.action == "export":
         out = Path(args.output or f"{aid}-grades.csv")
         print(f"{out}: {ops_.export(ops, aid, out, cohort)} rows")
+    return 0
+
+
+def cmd_grading(args: argparse.Namespace) -> int:
+    """`sadari grading work`: grade every queued job (any assessment) until none is left."""
+    from . import assessments as ops_
+
+    ops = _ops(args)
+    grader = ops_.autograder_for(ops.settings)
+    try:
+        counts = ops_.work(
+            ops,
+            grader,
+            workers=ops.settings.grading_workers,
+            lease_seconds=args.lease,
+            progress=progress_bar,
+        )
+    finally:
+        grader.close()
+    summary = ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
+    print(f"grading: {summary or 'nothing queued'}")
     return 0
 
 
@@ -338,7 +361,28 @@ def parser() -> argparse.ArgumentParser:
     assess.add_argument("--cohort", help="one cohort (default: every cohort)")
     assess.add_argument("--output", help="export file (.csv, UTF-8 with BOM, or .xlsx)")
     assess.add_argument("--actor", help="who is acting (recorded in the audit log)")
+    assess.add_argument(
+        "--queue-only",
+        action="store_true",
+        help="autograde: queue the submissions and let `sadari grading work` grade them",
+    )
+    assess.add_argument(
+        "--lease",
+        type=float,
+        default=900.0,
+        help="seconds a worker holds a job before it counts as dead",
+    )
     assess.set_defaults(func=cmd_assessment)
+    grade = sub.add_parser("grading", help="the grading queue")
+    grade.add_argument("action", choices=["work"])
+    grade.add_argument(
+        "--lease",
+        type=float,
+        default=900.0,
+        help="seconds a worker holds a job before it counts as dead",
+    )
+    grade.add_argument("--actor")
+    grade.set_defaults(func=cmd_grading)
     deadline = sub.add_parser("deadline", help="move a deadline or grant an extension")
     deadline.add_argument("action", choices=["set", "extend"])
     deadline.add_argument("assessment")

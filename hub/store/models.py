@@ -250,3 +250,24 @@ class Result(Base):
     computed_at: Mapped[datetime] = mapped_column(DateTime)
     details: Mapped[dict[str, Any]] = mapped_column(JSON)
     submission: Mapped[Submission] = relationship(back_populates="result")
+
+
+class GradingJob(Base):
+    """One grading of one submission against one release (assessment version): queued, leased to
+    a worker, done or failed. A worker that dies loses its lease; the job is retried at most
+    `max_attempts` times and its result is only ever recorded by the worker holding the lease."""
+
+    __tablename__ = "grading_jobs"
+    __table_args__ = (UniqueConstraint("submission_id", "release_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id"))
+    release_id: Mapped[int | None] = mapped_column(ForeignKey("releases.id"))
+    status: Mapped[str] = mapped_column(String(16))  # queued | running | done | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    max_attempts: Mapped[int] = mapped_column(Integer, default=3)
+    lease_owner: Mapped[str | None] = mapped_column(String(128))
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime)
+    enqueued_at: Mapped[datetime] = mapped_column(DateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    submission: Mapped[Submission] = relationship()
