@@ -7,7 +7,7 @@ export SADARI_PROJECT_DIR := $(CURDIR)
 export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 
 .PHONY: help install system-deps run seed test test-unit test-service test-hub test-postgresql \
-        test-sandbox lint format bench-spawn bench-exchange clean
+        test-sandbox lint format bench-spawn bench-exchange bench-autograde clean
 
 help:
 	@echo "make run          install, seed the demo cohort, start on http://127.0.0.1:8000"
@@ -73,6 +73,9 @@ bench-spawn: install
 
 bench-exchange: install
 	$(BIN)/python benchmarks/exchange.py
+
+bench-autograde: install
+	$(BIN)/python benchmarks/autograde.py
 
 format: install
 	$(BIN)/ruff format hub graders tests benchmarks

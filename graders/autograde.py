@@ -48,6 +48,7 @@ class Outcome:
     reason: str = ""
     log: str = ""
     seconds: float = 0.0
+    exec_seconds: float = 0.0  # time spent running cells (sandbox engine)
 
 
 class Autograder(Protocol):
@@ -161,6 +162,7 @@ class SandboxAutograder:
         cells: list[CellScore] = []
         statuses: set[str] = set()
         reasons: list[str] = []
+        exec_seconds = 0.0
         for source_path in sorted(source_dir.glob("*.ipynb")):
             name = source_path.stem
             source = json.loads(source_path.read_text(encoding="utf-8"))
@@ -186,6 +188,7 @@ class SandboxAutograder:
                 continue
             p = plan(name, source, submission)
             runs = self.backend.run(p.cells, self.limits)
+            exec_seconds += sum(r.seconds for r in runs)
             cells += score(p, runs)
             if any(r.status == "timeout" for r in runs):
                 statuses.add("timed out")
@@ -194,5 +197,9 @@ class SandboxAutograder:
             reasons += [f"{name}:{gid}: {text}" for gid, text in why(p, runs).items()]
         status = next((s for s in ("rejected", "crashed", "timed out") if s in statuses), "graded")
         return Outcome(
-            status, cells, reason="; ".join(reasons)[:4000], seconds=time.monotonic() - t0
+            status,
+            cells,
+            reason="; ".join(reasons)[:4000],
+            seconds=time.monotonic() - t0,
+            exec_seconds=exec_seconds,
         )

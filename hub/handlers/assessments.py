@@ -11,6 +11,7 @@ from typing import Any
 from .. import assessments as ops_
 from ..core import permissions as perm
 from ..store import exchange as ex
+from ..store import grading
 from .base import ApiError, ApiHandler
 from .exchange import AID
 
@@ -108,8 +109,33 @@ class DeadlineHandler(ApiHandler):
         self.write_json({"assessment": aid, kind: due.isoformat()})
 
 
+class GradingProgressHandler(ApiHandler):
+    """GET /api/v1/assessments/AID/grading?cohort=: grading jobs of the latest submissions by
+    status (queued, running, done, failed), for progress displays."""
+
+    def get(self, aid: str) -> None:
+        """Counts and the share done."""
+        self.caller(perm.INSTRUCT)
+        with self.ctx.sessions() as s:
+            subs = ex.submissions_for(
+                s, ex.cohort_assessments(s, aid, self.get_argument("cohort", None))
+            )
+            counts = grading.progress(s, [x.id for x in subs])
+        total = sum(counts.values())
+        finished = counts["done"] + counts["failed"]
+        self.write_json(
+            {
+                "assessment": aid,
+                "jobs": counts,
+                "total": total,
+                "progress": finished / total if total else None,
+            }
+        )
+
+
 assessment_handlers = [
     (f"/api/v1/assessments/{AID}/(release|autograde|feedback)", AssessmentOpHandler),
     (f"/api/v1/assessments/{AID}/grades", GradesHandler),
+    (f"/api/v1/assessments/{AID}/grading", GradingProgressHandler),
     (f"/api/v1/assessments/{AID}/(due|extensions)", DeadlineHandler),
 ]

@@ -252,6 +252,8 @@ def test_instructor_reads_grades_and_moves_deadlines_over_the_api(released: Runn
     base = f"/services/sadari/api/v1/assessments/{AID}"
     rows = hub.call("instructor", "GET", f"{base}/grades").json()["rows"]
     assert {r["username"] for r in rows} >= {"trainee001", "trainee005"}
+    progress = hub.call("instructor", "GET", f"{base}/grading").json()
+    assert progress["jobs"]["done"] >= 1 and progress["jobs"]["running"] == 0
     xlsx = hub.call("instructor", "GET", f"{base}/grades?format=xlsx")
     assert xlsx.status_code == 200 and xlsx.content[:2] == b"PK"
     due = (datetime.now(UTC) + timedelta(days=2)).isoformat()
