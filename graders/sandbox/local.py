@@ -30,6 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import zmq
+
 from .base import CellRun, Limits
 
 UID_BASE = 61000
@@ -365,6 +367,10 @@ def _execute_one(kernel: Kernel, index: int, code: str, budget: float, limits: L
     kept = 0
     idle = False
     reply: dict[str, Any] | None = None
+    shell, iopub = client.shell_channel.socket, client.iopub_channel.socket
+    poller = zmq.Poller()
+    poller.register(shell, zmq.POLLIN)
+    poller.register(iopub, zmq.POLLIN)
     while not (idle and reply is not None):
         remaining = budget - (time.monotonic() - t0)
         if remaining <= 0:
@@ -373,15 +379,16 @@ def _execute_one(kernel: Kernel, index: int, code: str, budget: float, limits: L
         if kernel.proc.poll() is not None:
             run.status = "dead"
             break
-        if reply is None:
-            try:
-                msg = client.get_shell_msg(timeout=min(0.05, remaining))
+        ready = dict(poller.poll(int(min(0.5, remaining) * 1000) + 1))
+        if shell in ready and reply is None:
+            with contextlib.suppress(queue.Empty):
+                msg = client.get_shell_msg(timeout=0.01)
                 if msg["parent_header"].get("msg_id") == msg_id:
                     reply = msg
-            except queue.Empty:
-                pass
+        if iopub not in ready:
+            continue
         try:
-            msg = client.get_iopub_msg(timeout=min(0.05, remaining))
+            msg = client.get_iopub_msg(timeout=0.01)
         except queue.Empty:
             continue
         if msg["parent_header"].get("msg_id") != msg_id:
