@@ -146,7 +146,7 @@ class LocalSandbox:
         for path in sorted({base, venv}):
             # bwrap makes missing parent folders 0700: make them traversable for the sandbox uid
             for parent in reversed(path.parents[:-1]):
-                if str(parent) not in ("/usr", "/lib", "/lib64", "/bin", "/sbin"):
+                if str(parent) not in ("/usr", "/lib", "/lib64", "/bin", "/sbin", "/tmp", "/job"):
                     binds += ["--perms", "0755", "--dir", str(parent)]
             binds += ["--ro-bind", str(path), str(path)]
         return [
@@ -165,17 +165,19 @@ class LocalSandbox:
             "CAP_SETGID",
             "--cap-add",
             "CAP_SETPCAP",
-            *binds,
-            "--proc",
-            "/proc",
-            "--dev",
-            "/dev",
+            # the job's own folders first: a Python installation under /tmp (a checkout there)
+            # is then mounted on top of the job's /tmp instead of being hidden by it
             "--bind",
             str(job),
             "/job",
             "--bind",
             str(job / "tmp"),
             "/tmp",
+            *binds,
+            "--proc",
+            "/proc",
+            "--dev",
+            "/dev",
             "--chdir",
             "/job/scratch",
             "--clearenv",
