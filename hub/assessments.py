@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from nbgrader.api import MissingEntry
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..graders.autograde import (
@@ -298,7 +299,7 @@ def import_manual_grades(ops: Ops, aid: str, cohort: str | None = None) -> int:
             for sub in ex.submissions_for(s, ex.cohort_assessments(s, aid, c)):
                 try:
                     cells = read_scores(course, aid, sub.member.username)
-                except Exception:  # not autograded yet: nothing to import
+                except MissingEntry:  # not autograded yet: nothing to import
                     continue
                 ex.record_grades(s, sub, cells, actor=ops.actor, now=ops.now())
                 n += 1

@@ -209,24 +209,28 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0  # not reached
 
 
-def progress_bar(done: int, total: int, label: str, started: list[float] = []) -> None:  # noqa: B006
-    """A one-line progress bar on stderr: done/total, rate and ETA."""
-    if done == 0 or not started:
-        started[:] = [time.monotonic()]
-    elapsed = max(time.monotonic() - started[0], 1e-6)
-    rate = done / elapsed
-    eta = (total - done) / rate if rate else 0
-    width = 30
-    filled = int(width * done / total) if total else width
-    print(
-        f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} {rate:.2f}/s "
-        f"ETA {eta:.0f}s {label:<20}",
-        end="" if done < total else "\n",
-        file=sys.stderr,
-        flush=True,
-    )
-    if done >= total:
-        started.clear()
+class ProgressBar:
+    """A one-line progress bar on stderr: done/total, rate and ETA (call with done=0 to start)."""
+
+    def __init__(self) -> None:
+        self.started = time.monotonic()
+
+    def __call__(self, done: int, total: int, label: str) -> None:
+        """Redraw the bar."""
+        if done == 0:
+            self.started = time.monotonic()
+        elapsed = max(time.monotonic() - self.started, 1e-6)
+        rate = done / elapsed
+        eta = (total - done) / rate if rate else 0
+        width = 30
+        filled = int(width * done / total) if total else width
+        print(
+            f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} {rate:.2f}/s "
+            f"ETA {eta:.0f}s {label:<20}",
+            end="" if done < total else "\n",
+            file=sys.stderr,
+            flush=True,
+        )
 
 
 def _ops(args: argparse.Namespace):  # type: ignore[no-untyped-def]
@@ -264,7 +268,7 @@ def cmd_assessment(args: argparse.Namespace) -> int:
                 aid,
                 grader,
                 cohort,
-                progress=progress_bar,
+                progress=ProgressBar(),
                 workers=ops.settings.grading_workers,
                 lease_seconds=args.lease,
                 queue_only=args.queue_only,
@@ -292,7 +296,7 @@ def cmd_grading(args: argparse.Namespace) -> int:
             grader,
             workers=ops.settings.grading_workers,
             lease_seconds=args.lease,
-            progress=progress_bar,
+            progress=ProgressBar(),
         )
     finally:
         grader.close()

@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from jupyterhub.services.auth import HubOAuthCallbackHandler
+from sqlalchemy.orm import Session
 from tornado import web
 
 from ..core import permissions as perm
 from .base import BaseHandler
 from .views import audit_view, counts, member_view
+
+
+class PageHandler(BaseHandler):
+    """A page showing the signed-in person."""
+
+    def me(self, s: Session, who: dict[str, Any]) -> dict[str, Any]:
+        """The member view of the caller."""
+        return member_view(s, self.ctx.curriculum, who["name"], self.ctx.now(), who["sadari_role"])
 
 
 class HomeHandler(BaseHandler):
@@ -20,7 +31,7 @@ class HomeHandler(BaseHandler):
         self.redirect(self.ctx.prefix + who["sadari_role"])
 
 
-class TraineePage(BaseHandler):
+class TraineePage(PageHandler):
     """GET /trainee: who you are, your cohort/track/stage, your labs, what is next."""
 
     @web.authenticated
@@ -28,13 +39,11 @@ class TraineePage(BaseHandler):
         """Render trainee.html."""
         who = self.caller(perm.LEARN, perm.INSTRUCT, perm.ADMIN)
         with self.ctx.sessions() as s:
-            me = member_view(
-                s, self.ctx.curriculum, who["name"], self.ctx.now(), who["sadari_role"]
-            )
+            me = self.me(s, who)
         self.render_page("trainee.html", me=me, hub_prefix="/hub/")
 
 
-class InstructorPage(BaseHandler):
+class InstructorPage(PageHandler):
     """GET /instructor: trainees per track and stage."""
 
     @web.authenticated
@@ -42,14 +51,12 @@ class InstructorPage(BaseHandler):
         """Render instructor.html."""
         who = self.caller(perm.INSTRUCT)
         with self.ctx.sessions() as s:
-            me = member_view(
-                s, self.ctx.curriculum, who["name"], self.ctx.now(), who["sadari_role"]
-            )
+            me = self.me(s, who)
             summary = counts(s)
         self.render_page("instructor.html", me=me, counts=summary)
 
 
-class AdminPage(BaseHandler):
+class AdminPage(PageHandler):
     """GET /admin: counts, recent audit entries, how to import a roster."""
 
     @web.authenticated
@@ -57,9 +64,7 @@ class AdminPage(BaseHandler):
         """Render admin.html."""
         who = self.caller(perm.ADMIN)
         with self.ctx.sessions() as s:
-            me = member_view(
-                s, self.ctx.curriculum, who["name"], self.ctx.now(), who["sadari_role"]
-            )
+            me = self.me(s, who)
             summary = counts(s)
             audit = audit_view(s, 20, None)
         self.render_page("admin.html", me=me, counts=summary, audit=audit)
