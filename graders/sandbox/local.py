@@ -15,26 +15,47 @@ Needs root (to enter namespaces and switch uid) and bubblewrap (Debian package `
 from __future__ import annotations
 
 import contextlib
-import json
+import fcntl
 import os
 import queue
-import secrets
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import zmq
+from .base import Limits
+from .pool import Kernel, KernelPool, connect, connection_file, execute
 
-from .base import CellRun, Limits
+__all__ = ["LocalKernel", "LocalSandbox", "available", "cleanup_stale_jobs", "execute"]
 
 UID_BASE = 61000
+UID_COUNT = 1000  # 61000-61999 are the sandboxes' uids on this machine
+LOCKS = Path(os.environ.get("SADARI_SANDBOX_LOCKS", "/run/lock"))
+
+
+def claim_uids(n: int) -> list[tuple[int, int]]:
+    """Claim `n` sandbox uids for this process: (uid, fd of its lock file). Graders in several
+    processes never share a uid (killing one's leftovers would kill the other's kernels); a
+    process's claims end with it."""
+    claimed: list[tuple[int, int]] = []
+    LOCKS.mkdir(parents=True, exist_ok=True)
+    for uid in range(UID_BASE, UID_BASE + UID_COUNT):
+        if len(claimed) == n:
+            return claimed
+        fd = os.open(LOCKS / f"sadari-sandbox-{uid}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            continue
+        claimed.append((uid, fd))
+    for _, fd in claimed:
+        os.close(fd)
+    raise RuntimeError(f"all {UID_COUNT} sandbox uids are in use by other graders")
 
 
 def available() -> str | None:
@@ -59,26 +80,15 @@ def cleanup_stale_jobs() -> None:
         shutil.rmtree(job, ignore_errors=True)
 
 
-@dataclass
-class Kernel:
-    """One started, not yet used sandboxed kernel."""
+class LocalKernel(Kernel):
+    """A kernel under bubblewrap as one slot's uid, with its job folder."""
 
-    proc: subprocess.Popen[bytes]
-    job_dir: Path
-    client: Any  # jupyter_client.BlockingKernelClient
-    uid: int
-    limits: Limits
-
-    def alive(self, timeout: float = 5.0) -> bool:
-        """The trusted side's own check: the process runs and answers a kernel_info request."""
-        if self.proc.poll() is not None:
-            return False
-        try:
-            self.client.kernel_info()
-            reply = self.client.get_shell_msg(timeout=timeout)
-            return bool(reply["content"].get("status") == "ok")
-        except Exception:
-            return False
+    def __init__(
+        self, proc: subprocess.Popen[bytes], client: Any, limits: Limits, job_dir: Path, uid: int
+    ):
+        super().__init__(proc, client, limits)
+        self.job_dir = job_dir
+        self.uid = uid
 
     def kill(self) -> None:
         """Kill the kernel, everything it started, and remove its job folder."""
@@ -102,8 +112,8 @@ class Kernel:
         shutil.rmtree(self.job_dir, ignore_errors=True)
 
 
-class LocalSandbox:
-    """Runs cells in single-use sandboxed kernels; thread-safe, `slots` kernels at a time."""
+class LocalSandbox(KernelPool):
+    """Single-use sandboxed kernels on this machine, `slots` at a time (one uid per slot)."""
 
     def __init__(
         self,
@@ -116,26 +126,15 @@ class LocalSandbox:
         reason = available()
         if reason:
             raise RuntimeError(reason)
+        super().__init__(pool, limits or Limits(), start_timeout)
         self.python = python
-        self.limits = limits or Limits()
-        self.start_timeout = start_timeout
+        self._claims = claim_uids(slots + pool)
+        self.uids = [uid for uid, _ in self._claims]
         self.free_uids: queue.Queue[int] = queue.Queue()
-        for slot in range(slots + pool):
-            self.free_uids.put(UID_BASE + slot)
-        self.ready: queue.Queue[Kernel] = queue.Queue(maxsize=max(1, pool))
-        self.pool = pool
-        self._closed = threading.Event()
-        self._refiller: threading.Thread | None = None
+        for uid in self.uids:
+            self.free_uids.put(uid)
         cleanup_stale_jobs()
-        if pool:
-            # One long-lived thread starts kernels ahead: bwrap --die-with-parent kills a kernel
-            # when the *thread* that started it ends, so no short-lived thread may start one.
-            self._refiller = threading.Thread(
-                target=self._refill, daemon=True, name="sadari-kernel-pool"
-            )
-            self._refiller.start()
-
-    # --- starting kernels -------------------------------------------------------------------
+        self._start_pool()
 
     def _command(self, uid: int, job: Path, limits: Limits) -> list[str]:
         venv, base = Path(sys.prefix), Path(sys.base_prefix)
@@ -245,19 +244,7 @@ class LocalSandbox:
                 ["mount", "-t", "tmpfs", "-o", f"{options},nosuid,nodev", "tmpfs", str(job / name)],
                 check=True,
             )
-        key = secrets.token_hex(32)
-        info = {
-            "transport": "ipc",
-            "shell_port": 1,
-            "iopub_port": 2,
-            "stdin_port": 3,
-            "control_port": 4,
-            "hb_port": 5,
-            "key": key,
-            "signature_scheme": "hmac-sha256",
-            "kernel_name": "",
-        }
-        (job / "run" / "kernel.json").write_text(json.dumps({**info, "ip": "/job/run/k"}))
+        info = connection_file(job / "run", "/job/run/k")
         os.chown(job / "run" / "kernel.json", uid, uid)
         proc = subprocess.Popen(
             self._command(uid, job, limits),
@@ -266,157 +253,25 @@ class LocalSandbox:
             stderr=(job / "kernel.log").open("wb"),
             start_new_session=True,
         )
-        client = BlockingKernelClient()
-        client.load_connection_info({**info, "ip": str(job / "run" / "k")})
-        kernel = Kernel(proc, job, client, uid, limits)
-        deadline = time.monotonic() + self.start_timeout
-        while not all((job / "run" / f"k-{p}").exists() for p in (1, 2, 5)):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                log = (job / "kernel.log").read_text(errors="replace")[-2000:]
-                kernel.kill()
-                self.free_uids.put(uid)
-                raise RuntimeError(f"sandboxed kernel did not start: {log}")
-            time.sleep(0.02)
-        client.start_channels()
-        client.wait_for_ready(timeout=max(1.0, deadline - time.monotonic()))
+        kernel = LocalKernel(proc, BlockingKernelClient(), limits, job, uid)
+        try:
+            connect(
+                kernel, job / "run", info, time.monotonic() + self.start_timeout, job / "kernel.log"
+            )
+        except Exception:
+            self.release(kernel)
+            raise
         return kernel
 
-    def _refill(self) -> None:
-        while not self._closed.is_set():
-            try:
-                kernel = self.start_kernel()
-            except Exception:  # the next run starts its own kernel and reports the error
-                time.sleep(1)
-                continue
-            while not self._closed.is_set():
-                try:
-                    self.ready.put(kernel, timeout=0.5)
-                    break
-                except queue.Full:
-                    continue
-            else:
-                self.release(kernel)
-
-    def _take(self, limits: Limits) -> Kernel:
-        if limits == self.limits:
-            try:
-                kernel = self.ready.get_nowait()
-            except queue.Empty:
-                kernel = None
-            if kernel is not None:
-                return kernel
-        return self.start_kernel(limits)
+    def close(self) -> None:
+        """Stop the kernels started ahead, then give up this process's uids."""
+        super().close()
+        for _, fd in self._claims:
+            os.close(fd)
+        self._claims = []
 
     def release(self, kernel: Kernel) -> None:
         """Throw a used kernel away and give its uid back."""
         kernel.kill()
+        assert isinstance(kernel, LocalKernel)
         self.free_uids.put(kernel.uid)
-
-    # --- running cells ----------------------------------------------------------------------
-
-    def run(self, cells: list[str], limits: Limits | None = None) -> list[CellRun]:
-        """Run `cells` in order in one fresh kernel; one CellRun each."""
-        limits = limits or self.limits
-        kernel = self._take(limits)
-        try:
-            return execute(kernel, cells, limits)
-        finally:
-            self.release(kernel)
-
-    def close(self) -> None:
-        """Stop starting kernels ahead and stop those already started."""
-        self._closed.set()
-        if self._refiller is not None:
-            self._refiller.join(timeout=self.start_timeout + 5)
-        while True:
-            try:
-                self.release(self.ready.get_nowait())
-            except queue.Empty:
-                return
-
-
-def execute(kernel: Kernel, cells: list[str], limits: Limits) -> list[CellRun]:
-    """Send each cell, collect its messages, check the kernel afterwards."""
-    runs: list[CellRun] = []
-    started = time.monotonic()
-    stopped = ""
-    for index, code in enumerate(cells):
-        if stopped:
-            runs.append(CellRun(index, "not-run", extra={"after": stopped}))
-            continue
-        budget = min(limits.wall_seconds, limits.total_seconds - (time.monotonic() - started))
-        run = _execute_one(kernel, index, code, budget, limits)
-        if run.status == "timeout":
-            stopped = "timeout"
-            kernel.kill()
-        elif run.status == "dead" or not run.alive_after:
-            if run.status == "ok":
-                run.status = "dead"
-            stopped = "dead"
-        runs.append(run)
-    return runs
-
-
-def _execute_one(kernel: Kernel, index: int, code: str, budget: float, limits: Limits) -> CellRun:
-    client = kernel.client
-    t0 = time.monotonic()
-    run = CellRun(index, "ok")
-    if budget <= 0:
-        run.status = "timeout"
-        return run
-    msg_id = client.execute(code, store_history=False, allow_stdin=False, stop_on_error=False)
-    output: list[str] = []
-    kept = 0
-    idle = False
-    reply: dict[str, Any] | None = None
-    shell, iopub = client.shell_channel.socket, client.iopub_channel.socket
-    poller = zmq.Poller()
-    poller.register(shell, zmq.POLLIN)
-    poller.register(iopub, zmq.POLLIN)
-    while not (idle and reply is not None):
-        remaining = budget - (time.monotonic() - t0)
-        if remaining <= 0:
-            run.status = "timeout"
-            break
-        if kernel.proc.poll() is not None:
-            run.status = "dead"
-            break
-        ready = dict(poller.poll(int(min(0.5, remaining) * 1000) + 1))
-        if shell in ready and reply is None:
-            with contextlib.suppress(queue.Empty):
-                msg = client.get_shell_msg(timeout=0.01)
-                if msg["parent_header"].get("msg_id") == msg_id:
-                    reply = msg
-        if iopub not in ready:
-            continue
-        try:
-            msg = client.get_iopub_msg(timeout=0.01)
-        except queue.Empty:
-            continue
-        if msg["parent_header"].get("msg_id") != msg_id:
-            continue
-        kind, content = msg["msg_type"], msg["content"]
-        if kind == "status" and content.get("execution_state") == "idle":
-            idle = True
-        elif kind == "error":
-            run.status = "error"
-            run.ename, run.evalue = (
-                str(content.get("ename", ""))[:200],
-                str(content.get("evalue", ""))[:1000],
-            )
-        elif kind in ("stream", "execute_result", "display_data"):
-            text = content.get("text") or content.get("data", {}).get("text/plain", "")
-            text = text if isinstance(text, str) else "".join(text)
-            room = limits.output_bytes - kept
-            if room > 0:
-                output.append(text[:room])
-                kept += min(len(text), room)
-            run.output_dropped += max(0, len(text) - max(room, 0))
-    if reply is not None and reply["content"].get("status") != "ok" and run.status == "ok":
-        run.status = "error"
-        run.ename = run.ename or str(reply["content"].get("ename", "error"))
-    run.output = "".join(output)
-    run.seconds = time.monotonic() - t0
-    if run.status in ("ok", "error"):
-        run.alive_after = kernel.alive()
-    return run

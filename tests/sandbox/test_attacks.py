@@ -1,7 +1,8 @@
-"""The attack corpus (tests/attacks/) through the real local sandbox: every hostile notebook gets the
-score and status tests/attacks/expected.json says it deserves, and the grader stays healthy.
+"""The attack corpus (tests/attacks/) through the real grading sandboxes: every hostile notebook gets
+the score and status tests/attacks/expected.json says it deserves, and the grader stays healthy.
 
-Runs only where the sandbox can: as root with bubblewrap installed (the Makefile installs it).
+Each attack runs in both backends: `local` (as root with bubblewrap installed; the Makefile installs
+it) and `docker` (a real Docker engine, started and given the grader image by the test setup).
 """
 
 from __future__ import annotations
@@ -15,8 +16,10 @@ from pathlib import Path
 import pytest
 
 from sadari.graders.autograde import Job, SandboxAutograder
+from sadari.graders.sandbox import docker as docker_sandbox
 from sadari.graders.sandbox.base import Limits
 from sadari.graders.sandbox.local import LocalSandbox, available
+from tests.support import docker
 from tests.support.hub import ROOT
 
 ATTACKS = ROOT / "tests" / "attacks"
@@ -34,16 +37,33 @@ LIMITS = Limits(
     scratch_bytes=64 * 1024**2,
 )
 
-pytestmark = [
-    pytest.mark.sandbox,
-    pytest.mark.skipif(available() is not None, reason=f"local sandbox unavailable: {available()}"),
+BACKENDS = [
+    pytest.param("local", marks=pytest.mark.sandbox),
+    pytest.param("docker", marks=pytest.mark.docker),
 ]
 
 
-@pytest.fixture(scope="module")
-def grader():  # type: ignore[no-untyped-def]
-    g = SandboxAutograder(LocalSandbox(slots=1, pool=1, limits=LIMITS), LIMITS)
-    yield g
+def sandbox_for(backend: str) -> LocalSandbox | docker_sandbox.DockerSandbox:
+    """A backend with one slot and one kernel started ahead, or a skip with the real reason."""
+    if backend == "local":
+        if available() is not None:
+            pytest.skip(f"local sandbox unavailable: {available()}")
+        return LocalSandbox(slots=1, pool=1, limits=LIMITS)
+    try:
+        image = docker.ensure_image("grader")
+    except docker.Unavailable as e:
+        pytest.skip(f"docker sandbox unavailable: {e}")
+    reason = docker_sandbox.available(image)
+    if reason:
+        pytest.skip(f"docker sandbox unavailable: {reason}")
+    return docker_sandbox.DockerSandbox(image, pool=1, limits=LIMITS)
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def grader(request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
+    """(backend name, grader)"""
+    g = SandboxAutograder(sandbox_for(request.param), LIMITS)
+    yield request.param, g
     g.close()
 
 
@@ -67,19 +87,30 @@ def course_with(tmp: Path, student: str, data: bytes) -> Path:
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
-def test_attack(grader: SandboxAutograder, tmp_path: Path, name: str) -> None:
+def test_attack(grader: tuple[str, SandboxAutograder], tmp_path: Path, name: str) -> None:
+    backend, autograder = grader
     expected = EXPECTED[name]
     student = name.split(".")[0].replace("_", "-")
     course = course_with(tmp_path, student, submission_bytes(name))
-    outcome = grader.grade(Job(course, AID, student))
+    outcome = autograder.grade(Job(course, AID, student))
     earned = sum(c.score or 0 for c in outcome.cells)
     assert (earned, outcome.status) == (expected["score"], expected["status"]), (
         f"{name}: {outcome.reason}"
     )
     assert sum(c.max_score for c in outcome.cells) == 5
-    # the grader is healthy afterwards: nothing of the sandbox uids is left running
+    # the grader is healthy afterwards: only the kernels started ahead may run, one waiting in the
+    # pool and one waiting to join it
+    if backend == "docker":
+        containers = subprocess.run(
+            ["docker", "ps", "-q", "--filter", f"label={docker_sandbox.LABEL}"],
+            capture_output=True,
+            text=True,
+        ).stdout.split()
+        assert len(containers) <= 2, f"containers left behind after {name}: {containers}"
+        return
+    # nothing else of the sandbox's uids is left running
+    uids = autograder.backend.uids
     left = subprocess.run(
-        ["pgrep", "-u", ",".join(str(61000 + i) for i in range(8))], capture_output=True, text=True
+        ["pgrep", "-u", ",".join(map(str, uids))], capture_output=True, text=True
     ).stdout.split()
-    # only the kernels started ahead may run: one waiting in the pool, one waiting to join it
     assert len(left) <= 2, f"processes left behind after {name}: {left}"

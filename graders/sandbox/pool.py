@@ -1,0 +1,241 @@
+"""What every kernel-per-submission backend shares: a kernel started somewhere walled-in, reached
+over ZeroMQ IPC sockets in a folder the trusted side owns; a small pool of kernels started ahead by
+one long-lived thread (never reused); and the trusted side's execution loop that turns the kernel's
+messages into one `CellRun` per cell, with a wall-clock limit and a liveness check after each cell.
+
+Backends subclass `KernelPool` (how to start a kernel) and `Kernel` (how to kill it).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import queue
+import secrets
+import subprocess
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import zmq
+
+from .base import CellRun, Limits
+
+
+class Kernel:
+    """One started, not yet used kernel. `proc` is the local process whose exit means the kernel
+    is gone (the kernel itself, or the client attached to its container)."""
+
+    def __init__(self, proc: subprocess.Popen[bytes], client: Any, limits: Limits):
+        self.proc = proc
+        self.client = client  # jupyter_client.BlockingKernelClient
+        self.limits = limits
+
+    def alive(self, timeout: float = 10.0) -> bool:
+        """The trusted side's own check: the process runs and answers a kernel_info request."""
+        if self.proc.poll() is not None:
+            return False
+        try:
+            self.client.kernel_info()
+            reply = self.client.get_shell_msg(timeout=timeout)
+            return bool(reply["content"].get("status") == "ok")
+        except Exception:
+            return False
+
+    def kill(self) -> None:
+        """Kill the kernel and everything it started; remove what it used."""
+        raise NotImplementedError
+
+
+def connection_file(run_dir: Path, ip: str) -> dict[str, Any]:
+    """Write a kernel connection file for IPC sockets named `ip`-N (as the kernel sees them) into
+    `run_dir`; returns the connection info with a fresh key (without `ip`)."""
+    info: dict[str, Any] = {
+        "transport": "ipc",
+        "shell_port": 1,
+        "iopub_port": 2,
+        "stdin_port": 3,
+        "control_port": 4,
+        "hb_port": 5,
+        "key": secrets.token_hex(32),
+        "signature_scheme": "hmac-sha256",
+        "kernel_name": "",
+    }
+    (run_dir / "kernel.json").write_text(json.dumps({**info, "ip": ip}))
+    return info
+
+
+def connect(
+    kernel: Kernel, run_dir: Path, info: dict[str, Any], deadline: float, log: Path
+) -> None:
+    """Wait until the kernel's sockets exist in `run_dir` and it answers; RuntimeError (with the
+    end of its log) when it exits or the deadline passes first."""
+    kernel.client.load_connection_info({**info, "ip": str(run_dir / "k")})
+    while not all((run_dir / f"k-{p}").exists() for p in (1, 2, 5)):
+        if kernel.proc.poll() is not None or time.monotonic() > deadline:
+            text = log.read_text(errors="replace")[-2000:] if log.exists() else ""
+            raise RuntimeError(f"sandboxed kernel did not start: {text}")
+        time.sleep(0.02)
+    kernel.client.start_channels()
+    kernel.client.wait_for_ready(timeout=max(1.0, deadline - time.monotonic()))
+
+
+class KernelPool:
+    """Runs cells in single-use kernels; thread-safe. Subclasses implement `start_kernel`."""
+
+    def __init__(self, pool: int, limits: Limits, start_timeout: float = 60.0):
+        self.limits = limits
+        self.start_timeout = start_timeout
+        self.ready: queue.Queue[Kernel] = queue.Queue(maxsize=max(1, pool))
+        self.pool = pool
+        self._closed = threading.Event()
+        self._refiller: threading.Thread | None = None
+
+    def start_kernel(self, limits: Limits | None = None) -> Kernel:
+        """Start one walled-in kernel and wait until it answers."""
+        raise NotImplementedError
+
+    def _start_pool(self) -> None:
+        if self.pool:
+            # One long-lived thread starts kernels ahead: a kernel may be tied to the *thread*
+            # that started it (bwrap --die-with-parent), so no short-lived thread may start one.
+            self._refiller = threading.Thread(
+                target=self._refill, daemon=True, name="sadari-kernel-pool"
+            )
+            self._refiller.start()
+
+    def _refill(self) -> None:
+        while not self._closed.is_set():
+            try:
+                kernel = self.start_kernel()
+            except Exception:  # the next run starts its own kernel and reports the error
+                time.sleep(1)
+                continue
+            while not self._closed.is_set():
+                try:
+                    self.ready.put(kernel, timeout=0.5)
+                    break
+                except queue.Full:
+                    continue
+            else:
+                self.release(kernel)
+
+    def _take(self, limits: Limits) -> Kernel:
+        if limits == self.limits:
+            try:
+                return self.ready.get_nowait()
+            except queue.Empty:
+                pass
+        return self.start_kernel(limits)
+
+    def release(self, kernel: Kernel) -> None:
+        """Throw a used kernel away."""
+        kernel.kill()
+
+    def run(self, cells: list[str], limits: Limits | None = None) -> list[CellRun]:
+        """Run `cells` in order in one fresh kernel; one CellRun each."""
+        limits = limits or self.limits
+        kernel = self._take(limits)
+        try:
+            return execute(kernel, cells, limits)
+        finally:
+            self.release(kernel)
+
+    def close(self) -> None:
+        """Stop starting kernels ahead and stop those already started."""
+        self._closed.set()
+        if self._refiller is not None:
+            self._refiller.join(timeout=self.start_timeout + 5)
+        while True:
+            try:
+                self.release(self.ready.get_nowait())
+            except queue.Empty:
+                return
+
+
+def execute(kernel: Kernel, cells: list[str], limits: Limits) -> list[CellRun]:
+    """Send each cell, collect its messages, check the kernel afterwards."""
+    runs: list[CellRun] = []
+    started = time.monotonic()
+    stopped = ""
+    for index, code in enumerate(cells):
+        if stopped:
+            runs.append(CellRun(index, "not-run", extra={"after": stopped}))
+            continue
+        budget = min(limits.wall_seconds, limits.total_seconds - (time.monotonic() - started))
+        run = _execute_one(kernel, index, code, budget, limits)
+        if run.status == "timeout":
+            stopped = "timeout"
+            kernel.kill()
+        elif run.status == "dead" or not run.alive_after:
+            if run.status == "ok":
+                run.status = "dead"
+            stopped = "dead"
+        runs.append(run)
+    return runs
+
+
+def _execute_one(kernel: Kernel, index: int, code: str, budget: float, limits: Limits) -> CellRun:
+    client = kernel.client
+    t0 = time.monotonic()
+    run = CellRun(index, "ok")
+    if budget <= 0:
+        run.status = "timeout"
+        return run
+    msg_id = client.execute(code, store_history=False, allow_stdin=False, stop_on_error=False)
+    output: list[str] = []
+    kept = 0
+    idle = False
+    reply: dict[str, Any] | None = None
+    shell, iopub = client.shell_channel.socket, client.iopub_channel.socket
+    poller = zmq.Poller()
+    poller.register(shell, zmq.POLLIN)
+    poller.register(iopub, zmq.POLLIN)
+    while not (idle and reply is not None):
+        remaining = budget - (time.monotonic() - t0)
+        if remaining <= 0:
+            run.status = "timeout"
+            break
+        if kernel.proc.poll() is not None:
+            run.status = "dead"
+            break
+        ready = dict(poller.poll(int(min(0.5, remaining) * 1000) + 1))
+        if shell in ready and reply is None:
+            with contextlib.suppress(queue.Empty):
+                msg = client.get_shell_msg(timeout=0.01)
+                if msg["parent_header"].get("msg_id") == msg_id:
+                    reply = msg
+        if iopub not in ready:
+            continue
+        try:
+            msg = client.get_iopub_msg(timeout=0.01)
+        except queue.Empty:
+            continue
+        if msg["parent_header"].get("msg_id") != msg_id:
+            continue
+        kind, content = msg["msg_type"], msg["content"]
+        if kind == "status" and content.get("execution_state") == "idle":
+            idle = True
+        elif kind == "error":
+            run.status = "error"
+            run.ename, run.evalue = (
+                str(content.get("ename", ""))[:200],
+                str(content.get("evalue", ""))[:1000],
+            )
+        elif kind in ("stream", "execute_result", "display_data"):
+            text = content.get("text") or content.get("data", {}).get("text/plain", "")
+            text = text if isinstance(text, str) else "".join(text)
+            room = limits.output_bytes - kept
+            if room > 0:
+                output.append(text[:room])
+                kept += min(len(text), room)
+            run.output_dropped += max(0, len(text) - max(room, 0))
+    if reply is not None and reply["content"].get("status") != "ok" and run.status == "ok":
+        run.status = "error"
+        run.ename = run.ename or str(reply["content"].get("ename", "error"))
+    run.output = "".join(output)
+    run.seconds = time.monotonic() - t0
+    if run.status in ("ok", "error"):
+        run.alive_after = kernel.alive()
+    return run
