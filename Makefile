@@ -7,22 +7,28 @@ export SADARI_PROJECT_DIR := $(CURDIR)
 export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 
 .PHONY: help install system-deps run seed test test-unit test-service test-hub test-postgresql \
-        test-sandbox lint format bench-spawn bench-exchange bench-autograde clean
+        test-sandbox test-docker images lint format bench-spawn bench-exchange bench-autograde clean
 
 help:
 	@echo "make run          install, seed the demo cohort, start on http://127.0.0.1:8000"
 	@echo "make test         install, then run lint, types and every test tier"
 	@echo "make test-unit    the pure core only (seconds)"
 	@echo "make test-hub     tests against a real JupyterHub (SQLite and PostgreSQL)"
+	@echo "make test-sandbox / test-docker   the grading sandboxes (local; a real Docker engine)"
+	@echo "make images       build the container images on the local Docker engine"
 	@echo "make bench-spawn  benchmarks/spawn.py: stock JupyterHub vs sadari, 20 spawns each"
 	@echo "make bench-exchange  benchmarks/exchange.py: 300 submissions in 30 s vs nbgrader's exchange"
 
 # Debian packages the platform needs: Node.js + npm for the proxy, bubblewrap for the grading
-# sandbox (PostgreSQL is installed by the test setup when a test needs it).
+# sandbox, a Docker engine and debootstrap for the container images and the docker grader
+# (PostgreSQL is installed by the test setup when a test needs it; tests start dockerd).
 system-deps:
 	@command -v npm >/dev/null || { apt-get update -q && apt-get install -y -q nodejs npm; }
 	@command -v bwrap >/dev/null || [ "$$(id -u)" != 0 ] || \
 		{ apt-get update -q && apt-get install -y -q bubblewrap; }
+	@{ command -v dockerd >/dev/null && command -v debootstrap >/dev/null; } || \
+		[ "$$(id -u)" != 0 ] || \
+		{ apt-get update -q && apt-get install -y -q docker.io debootstrap; }
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -46,8 +52,8 @@ run: seed
 	$(BIN)/sadari run
 
 lint: install
-	$(BIN)/ruff check hub graders tests benchmarks
-	$(BIN)/ruff format --check hub graders tests benchmarks
+	$(BIN)/ruff check hub graders tests benchmarks images
+	$(BIN)/ruff format --check hub graders tests benchmarks images
 	$(BIN)/mypy
 
 test: install lint
@@ -68,6 +74,12 @@ test-postgresql: install
 test-sandbox: install
 	$(BIN)/pytest -m sandbox
 
+test-docker: install
+	$(BIN)/pytest -m docker
+
+images: install
+	$(BIN)/python images/build.py grader
+
 bench-spawn: install
 	$(BIN)/python benchmarks/spawn.py
 
@@ -78,8 +90,8 @@ bench-autograde: install
 	$(BIN)/python benchmarks/autograde.py
 
 format: install
-	$(BIN)/ruff format hub graders tests benchmarks
-	$(BIN)/ruff check --fix hub graders tests benchmarks
+	$(BIN)/ruff format hub graders tests benchmarks images
+	$(BIN)/ruff check --fix hub graders tests benchmarks images
 
 clean:
 	rm -rf data .pytest_cache .mypy_cache .ruff_cache

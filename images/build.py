@@ -1,0 +1,205 @@
+"""Build sadari's container images on a Docker engine, with no image registry needed.
+
+    python images/build.py grader                 # the grading image (and the base image if missing)
+    python images/build.py --offline grader       # from the wheelhouse only (air-gapped campus)
+    python images/build.py --base-image my/python:3.11 grader
+
+Every image starts FROM the `BASE_IMAGE` build argument: a Debian bookworm with python3, venv,
+ca-certificates and tini. When that image is not on the engine and is the default name, it is made
+here from Debian's packages (debootstrap + `docker import`), so nothing is pulled from a registry.
+Python packages come from a wheelhouse folder (`pip download` on this machine, for the images'
+Python 3.11.2 on x86_64 Linux) that the Dockerfiles install with `--no-index`: copy the folder to
+an air-gapped network and build there with `--offline`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+IMAGES = ROOT / "images"
+DEFAULT_BASE = "sadari/base:bookworm"
+BASE_PACKAGES = ("python3", "python3-venv", "ca-certificates", "tini")
+DEBIAN_MIRROR = os.environ.get("SADARI_DEBIAN_MIRROR", "http://deb.debian.org/debian")
+# The images' interpreter: Debian bookworm's python3. Wheels are chosen for it, not for the host.
+IMAGE_PYTHON = "3.11.2"
+PLATFORMS = (
+    "manylinux_2_36_x86_64",
+    "manylinux_2_28_x86_64",
+    "manylinux_2_17_x86_64",
+    "manylinux2014_x86_64",
+)
+# target -> (Dockerfile folder, requirement files staged as requirements/<name>)
+TARGETS: dict[str, tuple[Path, dict[str, Path]]] = {
+    "grader": (
+        IMAGES / "grader",
+        {
+            "grader.txt": IMAGES / "grader" / "requirements.txt",
+            "labs.txt": ROOT / "labs" / "requirements.txt",
+        },
+    ),
+}
+
+
+def version() -> str:
+    """The project's version, used as the images' tag."""
+    with (ROOT / "pyproject.toml").open("rb") as f:
+        return str(tomllib.load(f)["project"]["version"])
+
+
+def image_name(target: str) -> str:
+    """The name:tag a target is built as."""
+    return f"sadari/{target}:{version()}"
+
+
+def log(message: str) -> None:
+    print(f"[images] {message}", file=sys.stderr, flush=True)
+
+
+def docker(*args: str, **kwargs: object) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["docker", *args], text=True, **kwargs)  # type: ignore[call-overload, no-any-return]
+
+
+def image_exists(name: str) -> bool:
+    return docker("image", "inspect", name, capture_output=True).returncode == 0
+
+
+def build_base(name: str = DEFAULT_BASE) -> None:
+    """A minimal Debian bookworm with python3, venv, CA certificates and tini, from Debian's
+    packages (debootstrap, then `docker import`)."""
+    if not shutil.which("debootstrap"):
+        sys.exit("debootstrap is not installed (Debian package: debootstrap)")
+    with tempfile.TemporaryDirectory(prefix="sadari-rootfs-") as tmp:
+        rootfs = Path(tmp) / "rootfs"
+        log(f"debootstrap bookworm into {rootfs} (about a minute)")
+        subprocess.run(
+            [
+                "debootstrap",
+                "--variant=minbase",
+                f"--include={','.join(BASE_PACKAGES)}",
+                "bookworm",
+                str(rootfs),
+                DEBIAN_MIRROR,
+            ],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        for cache in ("var/cache/apt/archives", "var/lib/apt/lists"):
+            for item in (rootfs / cache).glob("*"):
+                if item.is_file():
+                    item.unlink()
+        log(f"docker import {name}")
+        tar = subprocess.Popen(["tar", "-C", str(rootfs), "-c", "."], stdout=subprocess.PIPE)
+        subprocess.run(
+            ["docker", "import", "--change", "ENV LANG=C.UTF-8", "-", name],
+            stdin=tar.stdout,
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        if tar.wait():
+            sys.exit("tar of the base file system failed")
+
+
+def fill_wheelhouse(wheelhouse: Path, requirements: list[Path]) -> None:
+    """Download the wheels the images need into `wheelhouse` (binary wheels for the images'
+    Python, whatever the host's Python is)."""
+    wheelhouse.mkdir(parents=True, exist_ok=True)
+    platforms = [arg for p in PLATFORMS for arg in ("--platform", p)]
+    reqs = [arg for r in requirements for arg in ("-r", str(r))]
+    log(f"pip download into {wheelhouse}")
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--dest",
+            str(wheelhouse),
+            "--only-binary=:all:",
+            "--implementation",
+            "cp",
+            "--python-version",
+            IMAGE_PYTHON,
+            "--abi",
+            "cp311",
+            *platforms,
+            *reqs,
+        ],
+        check=True,
+    )
+
+
+def build(target: str, base_image: str, wheelhouse: Path) -> str:
+    """Build one target from a staged context (Dockerfile, requirements, wheelhouse)."""
+    folder, requirements = TARGETS[target]
+    name = image_name(target)
+    with tempfile.TemporaryDirectory(prefix=f"sadari-build-{target}-") as tmp:
+        context = Path(tmp)
+        shutil.copy(folder / "Dockerfile", context / "Dockerfile")
+        (context / "requirements").mkdir()
+        for staged, source in requirements.items():
+            shutil.copy(source, context / "requirements" / staged)
+        try:
+            shutil.copytree(wheelhouse, context / "wheelhouse", copy_function=os.link)
+        except OSError:  # another file system: copy instead of linking
+            shutil.rmtree(context / "wheelhouse", ignore_errors=True)
+            shutil.copytree(wheelhouse, context / "wheelhouse")
+        log(f"docker build {name} (BASE_IMAGE={base_image})")
+        run = docker(
+            "build",
+            "--quiet",
+            "--build-arg",
+            f"BASE_IMAGE={base_image}",
+            "--label",
+            f"org.opencontainers.image.version={version()}",
+            "--tag",
+            name,
+            str(context),
+            capture_output=True,
+            env={**os.environ, "DOCKER_BUILDKIT": "0"},
+        )
+        if run.returncode:
+            sys.exit(f"docker build {name} failed:\n{run.stdout[-4000:]}{run.stderr[-4000:]}")
+    return name
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("targets", nargs="+", choices=sorted(TARGETS))
+    parser.add_argument("--base-image", default=DEFAULT_BASE, help="the BASE_IMAGE build argument")
+    parser.add_argument(
+        "--wheelhouse",
+        type=Path,
+        default=Path(
+            os.environ.get("SADARI_WHEELHOUSE", Path.home() / ".cache" / "sadari" / "wheelhouse")
+        ),
+        help="folder of wheels the images install from ($SADARI_WHEELHOUSE)",
+    )
+    parser.add_argument(
+        "--offline", action="store_true", help="download nothing: use the wheelhouse as it is"
+    )
+    args = parser.parse_args(argv)
+    if docker("info", capture_output=True).returncode:
+        sys.exit("no Docker engine answers (`docker info` failed): start dockerd first")
+    if not image_exists(args.base_image):
+        if args.base_image != DEFAULT_BASE:
+            sys.exit(f"base image {args.base_image} is not on this Docker engine")
+        build_base(args.base_image)
+    if not args.offline:
+        fill_wheelhouse(args.wheelhouse, [p for t in args.targets for p in TARGETS[t][1].values()])
+    for target in args.targets:
+        print(build(target, args.base_image, args.wheelhouse))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
