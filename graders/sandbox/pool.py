@@ -32,9 +32,13 @@ class Kernel:
         self.client = client  # jupyter_client.BlockingKernelClient
         self.limits = limits
 
+    def exited(self) -> bool:
+        """The kernel is gone for sure (its process, or the client attached to it, ended)."""
+        return self.proc.poll() is not None
+
     def alive(self, timeout: float = 10.0) -> bool:
         """The trusted side's own check: the process runs and answers a kernel_info request."""
-        if self.proc.poll() is not None:
+        if self.exited():
             return False
         try:
             self.client.kernel_info()
@@ -73,7 +77,7 @@ def connect(
     end of its log) when it exits or the deadline passes first."""
     kernel.client.load_connection_info({**info, "ip": str(run_dir / "k")})
     while not all((run_dir / f"k-{p}").exists() for p in (1, 2, 5)):
-        if kernel.proc.poll() is not None or time.monotonic() > deadline:
+        if kernel.exited() or time.monotonic() > deadline:
             text = log.read_text(errors="replace")[-2000:] if log.exists() else ""
             raise RuntimeError(f"sandboxed kernel did not start: {text}")
         time.sleep(0.02)
@@ -197,7 +201,7 @@ def _execute_one(kernel: Kernel, index: int, code: str, budget: float, limits: L
         if remaining <= 0:
             run.status = "timeout"
             break
-        if kernel.proc.poll() is not None:
+        if kernel.exited():
             run.status = "dead"
             break
         ready = dict(poller.poll(int(min(0.5, remaining) * 1000) + 1))
