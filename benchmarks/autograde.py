@@ -5,9 +5,11 @@ right, nothing answered, answers that raise), grades them all with stock nbgrade
 `nbgrader autograde` over the course, serial, unsandboxed: its normal use) and with sadari's
 sandbox engine (single-use sandboxed kernels, a pool started ahead, `--workers` at a time), checks
 both gave the same scores, and prints submissions per minute, the ratio, and sadari's per-notebook
-overhead over pure cell execution time.
+overhead over pure cell execution time. sadari's figures include writing what stock autograde
+writes (autograded notebooks, nbgrader gradebook entries), as the service does.
 
-    python benchmarks/autograde.py [-n 300] [--workers 2]     (needs root and bubblewrap)
+    python benchmarks/autograde.py [-n 300] [--workers 2] [--backend local|docker]
+    (local needs root and bubblewrap; docker an engine and the grader image: make images)
 
 Ends with one line: RESULT autograde n=... stock_per_min=... sadari_per_min=... ratio=...
 """
@@ -29,8 +31,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from sadari.graders.autograde import Job, SandboxAutograder, nbgrader, read_scores  # noqa: E402
+from sadari.graders.sandbox import docker, local  # noqa: E402
 from sadari.graders.sandbox.base import Limits  # noqa: E402
-from sadari.graders.sandbox.local import LocalSandbox, available  # noqa: E402
 
 AID = "da-basics-check"
 SOURCE = ROOT / "labs/data-analysis/basics/assessments" / AID
@@ -71,15 +73,21 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("-n", type=int, default=300)
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--backend", choices=["local", "docker"], default="local")
+    ap.add_argument("--image", default="sadari/grader:0.1.0", help="the docker backend's image")
     args = ap.parse_args()
-    if (reason := available()) is not None:
+    reason = local.available() if args.backend == "local" else docker.available(args.image)
+    if reason is not None:
         print(f"cannot run: {reason}")
         return 2
     course = Path(tempfile.mkdtemp(prefix="sadari-bench-autograde-"))
     shutil.copytree(SOURCE, course / "source" / AID)
     assert nbgrader(course, "generate_assignment", AID, "--force").returncode == 0
     students = submissions(course, args.n)
-    print(f"{args.n} submissions of {AID}; sadari with {args.workers} workers", flush=True)
+    print(
+        f"{args.n} submissions of {AID}; sadari ({args.backend}) with {args.workers} workers",
+        flush=True,
+    )
 
     t0 = time.perf_counter()
     run = nbgrader(course, "autograde", AID, "--force", timeout=7200)
@@ -89,7 +97,12 @@ def main() -> int:
     print(f"  stock nbgrader: {stock_s:.1f} s", flush=True)
 
     limits = Limits(memory_bytes=2 * 1024**3)
-    grader = SandboxAutograder(LocalSandbox(args.workers, args.workers, limits), limits)
+    backend = (
+        local.LocalSandbox(args.workers, args.workers, limits)
+        if args.backend == "local"
+        else docker.DockerSandbox(args.image, args.workers, limits)
+    )
+    grader = SandboxAutograder(backend, limits, record_nbgrader=True)
     time.sleep(3)  # let the pool start its first kernels, as a running service would have
     t0 = time.perf_counter()
     with ThreadPoolExecutor(args.workers) as pool:
@@ -120,9 +133,9 @@ def main() -> int:
         f"(overhead {per_nb - exec_nb:.2f} s); scores differing from stock: {len(differ)}"
     )
     print(
-        f"RESULT autograde n={args.n} workers={args.workers} stock_per_min={stock_rate:.1f} "
-        f"sadari_per_min={sadari_rate:.1f} ratio={sadari_rate / stock_rate:.2f} "
-        f"overhead_s={per_nb - exec_nb:.2f} differing={len(differ)}"
+        f"RESULT autograde n={args.n} backend={args.backend} workers={args.workers} "
+        f"stock_per_min={stock_rate:.1f} sadari_per_min={sadari_rate:.1f} "
+        f"ratio={sadari_rate / stock_rate:.2f} overhead_s={per_nb - exec_nb:.2f} differing={len(differ)}"
     )
     return 0
 

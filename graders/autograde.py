@@ -14,7 +14,7 @@ import os
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -28,6 +28,7 @@ class CellScore:
     score: float | None
     max_score: float
     kind: str  # auto | manual
+    log: str | None = None  # the test cell's execution log, truncated; None: not known
 
 
 @dataclass(frozen=True)
@@ -141,12 +142,23 @@ class NbgraderSubprocess:
 class SandboxAutograder:
     """Grades in single-use sandboxed kernels (graders/sandbox), scoring fail-closed from the
     execution records (graders/plan.py). The source notebooks come from the course's `source/`
-    folder (copied from labs/ at release), never from the submission."""
+    folder (copied from labs/ at release), never from the submission.
 
-    def __init__(self, backend: Any, limits: Any = None, max_bytes: int = 20 * 1024 * 1024):
+    With `record_nbgrader` (the course has a gradebook from `nbgrader generate_assignment`), the
+    autograded notebooks and gradebook entries that formgrader and nbgrader's feedback read are
+    written too (graders/record.py), and the scores are read back from that gradebook."""
+
+    def __init__(
+        self,
+        backend: Any,
+        limits: Any = None,
+        max_bytes: int = 20 * 1024 * 1024,
+        record_nbgrader: bool = False,
+    ):
         self.backend = backend
         self.limits = limits
         self.max_bytes = max_bytes
+        self.record_nbgrader = record_nbgrader
 
     def close(self) -> None:
         """Stop the kernels the backend started ahead."""
@@ -154,6 +166,7 @@ class SandboxAutograder:
 
     def grade(self, job: Job) -> Outcome:
         """Run and score every notebook of the assessment for one submission."""
+        from . import record
         from .plan import parse_notebook, plan, score, why
 
         t0 = time.monotonic()
@@ -162,6 +175,7 @@ class SandboxAutograder:
         cells: list[CellScore] = []
         statuses: set[str] = set()
         reasons: list[str] = []
+        notebooks: list[record.Notebook] = []
         exec_seconds = 0.0
         for source_path in sorted(source_dir.glob("*.ipynb")):
             name = source_path.stem
@@ -173,7 +187,7 @@ class SandboxAutograder:
                 submission = parse_notebook(sub_path.read_bytes(), self.max_bytes)
             except ValueError as e:
                 empty = plan(name, source, {"cells": []})
-                cells += [
+                scores = [
                     CellScore(
                         name,
                         g.grade_id,
@@ -183,23 +197,45 @@ class SandboxAutograder:
                     )
                     for g in empty.graded
                 ]
+                cells += scores
+                notebooks.append(record.Notebook(name, None, scores=scores))
                 statuses.add("rejected")
                 reasons.append(f"{source_path.name}: {e}")
                 continue
             p = plan(name, source, submission)
             runs = self.backend.run(p.cells, self.limits)
             exec_seconds += sum(r.seconds for r in runs)
-            cells += score(p, runs)
+            logs = {
+                role[5:]: record.cell_log(run)
+                for role, run in zip(p.roles, runs, strict=True)
+                if role.startswith("test:")
+            }
+            scores = [replace(c, log=logs.get(c.cell)) for c in score(p, runs)]
+            cells += scores
             if any(r.status == "timeout" for r in runs):
                 statuses.add("timed out")
             if any(r.status == "dead" for r in runs):
                 statuses.add("crashed")
-            reasons += [f"{name}:{gid}: {text}" for gid, text in why(p, runs).items()]
+            explained = why(p, runs)
+            reasons += [f"{name}:{gid}: {text}" for gid, text in explained.items()]
+            notebooks.append(record.Notebook(name, submission, p, runs, scores, explained))
         status = next((s for s in ("rejected", "crashed", "timed out") if s in statuses), "graded")
+        log = ""
+        if self.record_nbgrader:
+            stamp = submitted / "timestamp.txt"
+            timestamp = stamp.read_text().strip() if stamp.is_file() else None
+            notes = record.write(job.course_dir, job.assessment, job.student, notebooks, timestamp)
+            log = "\n".join(notes)
+            logs = {(c.notebook, c.cell): c.log for c in cells}
+            cells = [
+                replace(c, log=logs.get((c.notebook, c.cell)))
+                for c in read_scores(job.course_dir, job.assessment, job.student)
+            ]
         return Outcome(
             status,
             cells,
             reason="; ".join(reasons)[:4000],
+            log=log,
             seconds=time.monotonic() - t0,
             exec_seconds=exec_seconds,
         )

@@ -90,6 +90,7 @@ class Plan:
     notebook: str
     cells: list[str] = field(default_factory=list)
     roles: list[str] = field(default_factory=list)  # setup | code | probe:<id> | test:<id>
+    origin: list[int | None] = field(default_factory=list)  # the submission cell run, if any
     nonces: dict[str, str] = field(default_factory=dict)  # grade_id -> probe nonce
     graded: list[Graded] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)  # test cells the submission lacks
@@ -137,10 +138,15 @@ def plan(notebook_id: str, source: dict[str, Any], submission: dict[str, Any]) -
                 else ("manual")
             )
             p.graded.append(Graded(gid, float(meta["points"]), kind))
-    p.cells.append(SETUP)
-    p.roles.append("setup")
+
+    def add(code: str, role: str, origin: int | None) -> None:
+        p.cells.append(code)
+        p.roles.append(role)
+        p.origin.append(origin)
+
+    add(SETUP, "setup", None)
     seen: set[str] = set()
-    for cell in submission["cells"]:
+    for index, cell in enumerate(submission["cells"]):
         if not isinstance(cell, dict):
             continue
         gid = _nb(cell).get("grade_id")
@@ -150,24 +156,19 @@ def plan(notebook_id: str, source: dict[str, Any], submission: dict[str, Any]) -
             meta = _nb(src_cell)
             if meta.get("solution"):
                 if src_cell.get("cell_type") == "code":
-                    p.cells.append(_source(cell))
-                    p.roles.append("code")
+                    add(_source(cell), "code", index)
                 continue  # a written answer is graded by hand, not run
             if src_cell.get("cell_type") != "code":
                 continue
             if meta.get("grade"):
                 nonce = secrets.token_hex(16)
                 p.nonces[str(gid)] = nonce
-                p.cells.append(f"__sadari_probe({nonce!r})")
-                p.roles.append(f"probe:{gid}")
-                p.cells.append(_source(src_cell))
-                p.roles.append(f"test:{gid}")
+                add(f"__sadari_probe({nonce!r})", f"probe:{gid}", None)
+                add(_source(src_cell), f"test:{gid}", index)
             else:
-                p.cells.append(_source(src_cell))
-                p.roles.append("code")
+                add(_source(src_cell), "code", index)
         elif cell.get("cell_type") == "code":
-            p.cells.append(_source(cell))
-            p.roles.append("code")
+            add(_source(cell), "code", index)
     p.missing = [g.grade_id for g in p.graded if g.kind == "test" and g.grade_id not in seen]
     return p
 

@@ -34,6 +34,7 @@ from ..graders.autograde import (
     read_scores,
 )
 from ..graders.sandbox.base import Limits
+from ..graders.sandbox.pool import KernelPool
 from .core.archive import Entry, make_archive
 from .core.curriculum import Curriculum
 from .core.deadlines import LatePolicy
@@ -53,21 +54,27 @@ def autograder_for(settings: SadariSettings) -> Autograder:
     """The autograder the settings choose (see SadariSettings.grader)."""
     if settings.grader == "nbgrader":
         return NbgraderSubprocess()
-    from ..graders.sandbox.local import LocalSandbox, available
-
-    reason = available()
-    if reason:
-        raise OperationError(
-            f"the grading sandbox cannot run here: {reason}. Install it, or set "
-            "SADARI_GRADER=nbgrader to grade WITHOUT a sandbox (trusted code only)"
-        )
     workers = max(1, settings.grading_workers)
     limits = Limits(memory_bytes=2 * 1024**3)
-    return SandboxAutograder(
-        LocalSandbox(slots=workers, pool=workers, limits=limits),
-        limits,
-        settings.max_submission_bytes,
-    )
+    backend: KernelPool
+    if settings.grader == "docker":
+        from ..graders.sandbox import docker
+
+        reason = docker.available(settings.grader_image)
+        if reason is None:
+            backend = docker.DockerSandbox(settings.grader_image, pool=workers, limits=limits)
+    else:
+        from ..graders.sandbox import local
+
+        reason = local.available()
+        if reason is None:
+            backend = local.LocalSandbox(slots=workers, pool=workers, limits=limits)
+    if reason:
+        raise OperationError(
+            f"the {settings.grader} grading sandbox cannot run here: {reason}. Install it, or set "
+            "SADARI_GRADER=nbgrader to grade WITHOUT a sandbox (trusted code only)"
+        )
+    return SandboxAutograder(backend, limits, settings.max_submission_bytes, record_nbgrader=True)
 
 
 class OperationError(RuntimeError):

@@ -166,19 +166,34 @@ class SadariSettings(LoggingConfigurable):
     ).tag(config=True)
 
     grader = CaselessStrEnum(
-        ["nbgrader", "sandbox"],
-        help="""How submissions are autograded. 'nbgrader' (the default for now): stock
-        `nbgrader autograde` in a subprocess, WITHOUT a sandbox (trusted code only); its autograded
-        notebooks feed formgrader and nbgrader's feedback. 'sandbox': single-use kernels in the
-        local sandbox (bubblewrap, no network, an unprivileged uid, resource limits), scored
-        fail-closed from execution messages; needs root and the bubblewrap package. It becomes the
-        default once it also writes what formgrader and nbgrader's feedback read.
-        Default: $SADARI_GRADER, else nbgrader.""",
+        ["sandbox", "docker", "nbgrader"],
+        help="""How submissions are autograded.
+        'sandbox' (the default): single-use kernels in the local sandbox (bubblewrap: no network,
+        an unprivileged uid, resource limits), scored fail-closed from execution messages; needs
+        root and the bubblewrap package.
+        'docker': the same, each kernel in a fresh container of the grader image (`grader_image`),
+        with no network; needs a Docker engine.
+        Both write the autograded notebooks and gradebook entries formgrader and nbgrader's
+        feedback read.
+        'nbgrader': stock `nbgrader autograde` in a subprocess, WITHOUT a sandbox (trusted code
+        only: the submission runs with the grader's permissions).
+        Default: $SADARI_GRADER, else sandbox.""",
     ).tag(config=True)
 
     @default("grader")
     def _default_grader(self) -> str:
-        return _env("SADARI_GRADER", "nbgrader")
+        return _env("SADARI_GRADER", "sandbox")
+
+    grader_image = Unicode(
+        help="The grading image of the docker grader (images/grader, built by images/build.py). "
+        "Default: $SADARI_GRADER_IMAGE, else sadari/grader:<version>.",
+    ).tag(config=True)
+
+    @default("grader_image")
+    def _default_grader_image(self) -> str:
+        from importlib.metadata import version
+
+        return _env("SADARI_GRADER_IMAGE", f"sadari/grader:{version('sadari')}")
 
     grading_workers = Integer(
         help="Submissions graded at once. Default: $SADARI_GRADING_WORKERS, else the CPU count.",

@@ -51,7 +51,8 @@ class AssessmentOpHandler(ApiHandler):
 
 
 class GradesHandler(ApiHandler):
-    """GET /api/v1/assessments/AID/grades?format=json|csv|xlsx&cohort=: the results."""
+    """GET /api/v1/assessments/AID/grades?format=json|csv|xlsx&cohort=&cells=1: the results
+    (json with cells=1: each submission's graded cells with their execution logs too)."""
 
     def get(self, aid: str) -> None:
         """One row per trainee's latest submission."""
@@ -61,6 +62,10 @@ class GradesHandler(ApiHandler):
         rows = ops_.export_rows(ops, aid, self.get_argument("cohort", None))
         fmt = self.get_argument("format", "json")
         if fmt == "json":
+            if self.get_argument("cells", "") in ("1", "true"):
+                with ctx.sessions() as s:
+                    for row in rows:
+                        row["cells"] = ex.cell_rows(s, ex.submission(s, row["submission"]))
             self.write_json({"assessment": aid, "rows": rows})
             return
         if fmt not in ("csv", "xlsx"):

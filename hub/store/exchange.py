@@ -331,6 +331,9 @@ class CellGrade(Protocol):
     kind: str  # auto | manual
 
 
+LOG_CHARS = 4000  # of a cell's execution log, kept in the gradebook
+
+
 def record_grades(
     s: Session,
     sub: Submission,
@@ -356,6 +359,9 @@ def record_grades(
             existing[(cg.notebook, cg.cell)] = row
         row.score, row.max_score, row.kind = cg.score, cg.max_score, cg.kind
         row.graded_at, row.graded_by = naive_utc(now), actor
+        log = getattr(cg, "log", None)
+        if log is not None:  # a manual grade imported later keeps the run's log
+            row.log = log[:LOG_CHARS]
     s.flush()
     return compute_result(s, sub, now, grading=(status, reason))
 
@@ -414,6 +420,24 @@ def compute_result(
         s.add(result)
     s.flush()
     return result
+
+
+def cell_rows(s: Session, sub: Submission) -> list[dict[str, Any]]:
+    """The submission's graded cells with their execution logs."""
+    grades = s.scalars(
+        select(Grade).filter_by(submission_id=sub.id).order_by(Grade.notebook, Grade.id)
+    )
+    return [
+        {
+            "notebook": g.notebook,
+            "cell": g.cell,
+            "score": g.score,
+            "max_score": g.max_score,
+            "kind": g.kind,
+            "log": g.log or "",
+        }
+        for g in grades
+    ]
 
 
 def result_row(sub: Submission) -> dict[str, Any]:

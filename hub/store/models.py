@@ -233,6 +233,7 @@ class Grade(Base):
     kind: Mapped[str] = mapped_column(String(16))  # auto | manual
     graded_at: Mapped[datetime] = mapped_column(DateTime)
     graded_by: Mapped[str] = mapped_column(String(128))
+    log: Mapped[str | None] = mapped_column(Text)  # the test's output and error, truncated
 
 
 class Result(Base):

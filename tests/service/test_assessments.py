@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 
-from sadari.graders.autograde import NbgraderSubprocess
+from sadari.graders.autograde import Autograder, NbgraderSubprocess, SandboxAutograder
+from sadari.graders.sandbox import local
 from sadari.hub import assessments as ops_
 from sadari.hub.core.curriculum import Curriculum
 from sadari.hub.core.roster import parse_roster
@@ -62,7 +63,22 @@ def submit_solution(ops: ops_.Ops) -> int:
         ).id
 
 
-def test_release_grade_manual_grade_feedback_export(ops: ops_.Ops, tmp_path: Path) -> None:
+def make_grader(kind: str) -> Autograder:
+    if kind == "nbgrader":
+        return NbgraderSubprocess()
+    if local.available():
+        pytest.skip(f"local sandbox unavailable: {local.available()}")
+    return SandboxAutograder(local.LocalSandbox(1, 0), record_nbgrader=True)
+
+
+@pytest.mark.parametrize(
+    "grader_kind", ["nbgrader", pytest.param("sandbox", marks=pytest.mark.sandbox)]
+)
+def test_release_grade_manual_grade_feedback_export(
+    ops: ops_.Ops, tmp_path: Path, grader_kind: str
+) -> None:
+    """The whole round with stock nbgrader autograde and with the sandbox: the same scores, the
+    manual grade given in nbgrader's gradebook (as formgrader does), nbgrader's feedback."""
     (released,) = ops_.release(ops, AID, COHORT)
     assert released == {"cohort": COHORT, "version": 1, "notebooks": [f"{AID}.ipynb"]}
     student_version = json.loads(
@@ -73,13 +89,17 @@ def test_release_grade_manual_grade_feedback_export(ops: ops_.Ops, tmp_path: Pat
     sid = submit_solution(ops)
 
     seen: list[tuple[int, int]] = []
-    counts = ops_.autograde(
-        ops,
-        AID,
-        NbgraderSubprocess(),
-        COHORT,
-        progress=lambda done, total, _: seen.append((done, total)),
-    )
+    grader = make_grader(grader_kind)
+    try:
+        counts = ops_.autograde(
+            ops,
+            AID,
+            grader,
+            COHORT,
+            progress=lambda done, total, _: seen.append((done, total)),
+        )
+    finally:
+        grader.close()
     assert counts == {"graded": 1}
     assert seen == [(0, 1), (1, 1)]
     with ops.sessions() as s:

@@ -1,0 +1,216 @@
+"""Write what stock `nbgrader autograde` writes — the autograded notebooks and the course gradebook
+entries — from the sandbox's trusted execution records, so formgrader (manual grading) and
+`nbgrader generate_feedback` work unchanged on sandboxed grading.
+
+nbgrader's own preprocessors do the work: the submission is sanitised as `autograde` does it
+(ClearOutput, DeduplicateIds, OverwriteKernelspec, OverwriteCells, CheckCellMetadata); in place of
+nbgrader's Execute, each cell gets the outputs the trusted side recorded when it ran in the sandbox
+(an error output where the cell failed, timed out, killed its kernel, was never reached, or where the
+tamper probe before a test failed); then LimitOutput and SaveAutoGrades. The scores that stand are
+the trusted ones (graders/plan.py): where nbgrader's reading of the outputs differs — a deleted test
+cell, which nbgrader cannot see — the gradebook is set to the trusted score and the difference is
+logged. Late penalties are sadari's, not nbgrader's.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .autograde import CellScore
+from .plan import Plan
+from .sandbox.base import CellRun
+
+# nbgrader's gradebook is one SQLite file per course: one writer at a time in this process
+_locks: dict[Path, threading.Lock] = {}
+_locks_guard = threading.Lock()
+
+NOT_RUN = {
+    "timeout": ("TimeoutError", "time limit exceeded / 시간 초과"),
+    "dead": ("KernelDied", "the kernel died / 커널이 종료됨"),
+    "not-run": ("NotRun", "not reached: an earlier cell stopped the run / 실행되지 않음"),
+}
+
+
+@dataclass
+class Notebook:
+    """One notebook of a graded submission: what was run and what it scored. `submission` is
+    None when the notebook was missing or could not be read (it then scores 0, as in nbgrader)."""
+
+    name: str
+    submission: dict[str, Any] | None
+    plan: Plan | None = None
+    runs: list[CellRun] = field(default_factory=list)
+    scores: list[CellScore] = field(default_factory=list)
+    reasons: dict[str, str] = field(default_factory=dict)  # grade_id -> why it scored 0
+
+
+def _lock(course: Path) -> threading.Lock:
+    with _locks_guard:
+        return _locks.setdefault(course.resolve(), threading.Lock())
+
+
+def cell_log(run: CellRun, limit: int = 2000) -> str:
+    """A cell's execution log as stored in sadari's gradebook: output, then the error, truncated."""
+    text = run.output
+    if run.output_dropped:
+        text += f"\n[… {run.output_dropped} characters of output dropped]"
+    if run.status == "error":
+        text += f"\n{run.ename}: {run.evalue}"
+    elif run.status in NOT_RUN:
+        text += f"\n{NOT_RUN[run.status][1]}"
+    text = text.strip("\n")
+    return text if len(text) <= limit else text[: limit - 20] + "\n[… truncated]"
+
+
+def outputs(run: CellRun, failed: str | None = None) -> list[dict[str, Any]]:
+    """nbformat outputs for one recorded run; `failed` adds an error (a test the trusted side did
+    not credit although the cell itself raised nothing, e.g. a failed tamper probe)."""
+    out: list[dict[str, Any]] = []
+    text = run.output
+    if run.output_dropped:
+        text += f"\n[… {run.output_dropped} characters of output dropped by the grader]\n"
+    if text:
+        out.append({"output_type": "stream", "name": "stdout", "text": text})
+    error: tuple[str, str] | None = None
+    if run.status == "error":
+        error = (run.ename or "Error", run.evalue)
+    elif run.status in NOT_RUN:
+        error = NOT_RUN[run.status]
+    elif failed:
+        error = ("SadariGradingError", failed)
+    if error:
+        out.append(
+            {
+                "output_type": "error",
+                "ename": error[0],
+                "evalue": error[1],
+                "traceback": [f"{error[0]}: {error[1]}"],
+            }
+        )
+    return out
+
+
+def _inject(nb: Any, notebook: Notebook) -> None:
+    """Give each submission cell that ran the outputs the trusted side recorded."""
+    import nbformat
+
+    assert notebook.plan is not None
+    earned = {c.cell: c.score for c in notebook.scores if c.kind == "auto"}
+    plan = notebook.plan
+    for role, origin, run in zip(plan.roles, plan.origin, notebook.runs, strict=True):
+        if origin is None or origin >= len(nb.cells) or nb.cells[origin].cell_type != "code":
+            continue
+        failed = None
+        if role.startswith("test:") and not earned.get(role[5:]):
+            failed = notebook.reasons.get(role[5:], "not credited / 점수 없음")
+        nb.cells[origin].outputs = [nbformat.from_dict(o) for o in outputs(run, failed)]
+
+
+def write(
+    course: Path,
+    assessment: str,
+    student: str,
+    notebooks: list[Notebook],
+    timestamp: str | None = None,
+) -> list[str]:
+    """Write the autograded notebooks and gradebook entries of one submission; the notes of where
+    nbgrader's own reading differed from the trusted scores (the trusted ones were kept)."""
+    with _lock(course):
+        return _write(course, assessment, student, notebooks, timestamp)
+
+
+def _write(
+    course: Path,
+    assessment: str,
+    student: str,
+    notebooks: list[Notebook],
+    timestamp: str | None,
+) -> list[str]:
+    import nbformat
+    from nbgrader.api import Gradebook
+    from nbgrader.preprocessors import (
+        CheckCellMetadata,
+        ClearOutput,
+        DeduplicateIds,
+        LimitOutput,
+        OverwriteCells,
+        OverwriteKernelspec,
+        SaveAutoGrades,
+    )
+
+    db_url = f"sqlite:///{course / 'gradebook.db'}"
+    with Gradebook(db_url) as gb:
+        gb.update_or_create_student(student)
+        if timestamp:
+            gb.update_or_create_submission(assessment, student, timestamp=timestamp)
+        else:
+            gb.update_or_create_submission(assessment, student)
+
+    # the autograded folder: the submitted files, the source's other files over them
+    submitted = course / "submitted" / student / assessment
+    source = course / "source" / assessment
+    dest = course / "autograded" / student / assessment
+    shutil.rmtree(dest, ignore_errors=True)
+    dest.mkdir(parents=True)
+    for folder in (submitted, source):
+        for path in folder.rglob("*"):
+            if path.is_file() and not path.is_symlink() and path.suffix != ".ipynb":
+                target = dest / path.relative_to(folder)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(path, target)
+
+    notes: list[str] = []
+    for notebook in notebooks:
+        resources = {
+            "nbgrader": {
+                "notebook": notebook.name,
+                "assignment": assessment,
+                "student": student,
+                "db_url": db_url,
+            }
+        }
+        if notebook.submission is not None and notebook.plan is not None:
+            try:
+                # reads() joins multi-line sources as nbgrader's preprocessors expect
+                nb = nbformat.reads(json.dumps(notebook.submission), as_version=4)
+                for pp in (
+                    ClearOutput(),
+                    DeduplicateIds(),
+                    OverwriteKernelspec(),
+                    OverwriteCells(),
+                    CheckCellMetadata(),
+                ):
+                    nb, resources = pp.preprocess(nb, resources)
+                _inject(nb, notebook)
+                for pp in (LimitOutput(), SaveAutoGrades(), CheckCellMetadata()):
+                    nb, resources = pp.preprocess(nb, resources)
+                nbformat.write(nb, str(dest / f"{notebook.name}.ipynb"))
+            except Exception as e:  # nbgrader cannot read it: the trusted scores still stand
+                notes.append(f"{notebook.name}: nbgrader could not process the notebook: {e}")
+        with Gradebook(db_url) as gb:
+            graded = gb.find_submission_notebook(notebook.name, assessment, student)
+            trusted = {c.cell: c for c in notebook.scores}
+            for grade in graded.grades:
+                cell = trusted.get(grade.name)
+                if notebook.submission is None or notebook.plan is None:
+                    # missing or unreadable: zero, as nbgrader does for a missing notebook
+                    grade.auto_score, grade.needs_manual_grade = 0, False
+                elif cell is not None and cell.kind == "auto":
+                    if grade.auto_score != cell.score:
+                        notes.append(
+                            f"{notebook.name}:{grade.name}: nbgrader read {grade.auto_score}, "
+                            f"the trusted score is {cell.score}"
+                        )
+                        grade.auto_score = cell.score
+                    grade.needs_manual_grade = grade.manual_score is not None
+            gb.db.commit()
+    if not any(dest.glob("*.ipynb")):
+        # nothing nbgrader can show (every notebook missing or unreadable): no autograded folder,
+        # so formgrader and generate_feedback pass this submission by instead of failing on it
+        shutil.rmtree(dest, ignore_errors=True)
+    return notes
