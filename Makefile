@@ -52,8 +52,8 @@ run: seed
 	$(BIN)/sadari run
 
 lint: install
-	$(BIN)/ruff check hub graders tests benchmarks images
-	$(BIN)/ruff format --check hub graders tests benchmarks images
+	$(BIN)/ruff check hub graders tests benchmarks images helm
+	$(BIN)/ruff format --check hub graders tests benchmarks images helm
 	$(BIN)/mypy
 
 test: install lint
@@ -90,8 +90,8 @@ bench-autograde: install
 	$(BIN)/python benchmarks/autograde.py
 
 format: install
-	$(BIN)/ruff format hub graders tests benchmarks images
-	$(BIN)/ruff check --fix hub graders tests benchmarks images
+	$(BIN)/ruff format hub graders tests benchmarks images helm
+	$(BIN)/ruff check --fix hub graders tests benchmarks images helm
 
 clean:
 	rm -rf data .pytest_cache .mypy_cache .ruff_cache
