@@ -88,8 +88,10 @@ def read_scores(course_dir: Path, assessment: str, student: str) -> list[CellSco
     with Gradebook(f"sqlite:///{course_dir / 'gradebook.db'}") as gb:
         submission = gb.find_submission(assessment, student)
         for nb in submission.notebooks:
+            answers = {c.name for c in nb.notebook.solution_cells}
             for g in nb.grades:
-                manual = g.manual_score is not None or g.needs_manual_grade
+                # a written answer stays manual even when nbgrader scored it 0 for being unanswered
+                manual = g.manual_score is not None or g.needs_manual_grade or g.name in answers
                 waiting = g.needs_manual_grade and g.manual_score is None
                 score = None if waiting else float(g.score)
                 cells.append(

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import shutil
 import threading
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,10 @@ from typing import Any
 from .autograde import CellScore
 from .plan import Plan
 from .sandbox.base import CellRun
+
+# nbgrader's own gradebook code makes SQLAlchemy warn while it creates a submission (stock
+# autograde does the same); the warning says nothing about our data
+warnings.filterwarnings("ignore", message=r"Object of type <\w+> not in session")
 
 # nbgrader's gradebook is one SQLite file per course: one writer at a time in this process
 _locks: dict[Path, threading.Lock] = {}

@@ -5,6 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
+# Numerical libraries start a thread per core: on a many-core host that would eat the process
+# limit (threads count) and oversubscribe the CPU. Every backend's kernel gets one thread each.
+THREAD_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
 
 @dataclass(frozen=True)
 class Limits:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sadari.hub.core.curriculum import Curriculum
+from dataclasses import replace
+
+from sadari.hub.core.curriculum import Curriculum, StagePlan
 from sadari.hub.core.policy import LabFile, Placement, placement_from_groups, spawn_plan
 
 
@@ -36,12 +38,9 @@ def test_no_stage_group_means_the_first_stage(curriculum: Curriculum) -> None:
 def test_plan_for_a_trainee(curriculum: Curriculum) -> None:
     plan = spawn_plan(curriculum, Placement("2026-seoul-1", "data-analysis", "advanced"))
     assert plan.image == "sadari/lab-data-analysis:0.1.0"
-    assert plan.labs == (
-        LabFile(
-            "data-analysis/advanced/01-groupby-and-joins.ipynb",
-            "2-advanced/01-groupby-and-joins.ipynb",
-        ),
-    )
+    notebooks = curriculum.track("data-analysis").stages["advanced"].notebooks
+    assert "data-analysis/advanced/01-groupby-and-joins.ipynb" in notebooks
+    assert plan.labs == tuple(LabFile(nb, f"2-advanced/{nb.rsplit('/', 1)[1]}") for nb in notebooks)
     assert plan.resources is not None and plan.resources.memory_bytes == 2 * 1024**3
     assert plan.environment == {
         "SADARI_ROLE": "trainee",
@@ -59,5 +58,10 @@ def test_stage_resources_override_the_track(curriculum: Curriculum) -> None:
 
 
 def test_a_stage_without_material_provisions_nothing(curriculum: Curriculum) -> None:
+    pm = curriculum.track("product-manager")
+    bare = replace(pm, stages={**pm.stages, "project": StagePlan("project")})
+    curriculum = replace(
+        curriculum, tracks=tuple(bare if t.id == pm.id else t for t in curriculum.tracks)
+    )
     plan = spawn_plan(curriculum, Placement(None, "product-manager", "project"))
     assert plan.labs == () and plan.environment["SADARI_STAGE"] == "project"
