@@ -2,6 +2,8 @@
 
 Built from the text of labs/curriculum.yaml by `parse_curriculum`, which validates it against the
 schema and the rules the schema cannot express, and reports every problem with file, line and field.
+A stage's `selection:` block (who advances into it) becomes a selection.SelectionPolicy and its
+`teams:` block a teams.TeamPolicy, with their references to assessments, tracks and cohorts checked.
 `check_files` compares the manifest with the files of the labs folder (given as a set of paths, so
 this module stays free of I/O).
 """
@@ -11,7 +13,7 @@ from __future__ import annotations
 import posixpath
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -20,6 +22,16 @@ import jsonschema
 
 from .curriculum_schema import SCHEMA
 from .deadlines import LatePolicy
+from .selection import (
+    TIE_FINAL_SUBMISSION,
+    TIE_TRAINEE,
+    Capacity,
+    Component,
+    Reservation,
+    SelectionPolicy,
+    check_policy,
+)
+from .teams import TeamPolicy
 from .yamlsrc import InputError, Located, Path, Problem, parse
 
 _UNITS = {"K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
@@ -97,11 +109,14 @@ class StagePlan:
 
 @dataclass(frozen=True)
 class Stage:
-    """A stage of the program (basics, advanced, project); `position` starts at 1."""
+    """A stage of the program (basics, advanced, project); `position` starts at 1. `selection`:
+    how trainees of the stage before are selected into this one; `teams`: how they form teams."""
 
     id: str
     name: Text
     position: int
+    selection: SelectionPolicy | None = None
+    teams: TeamPolicy | None = None
 
 
 @dataclass(frozen=True)
@@ -321,10 +336,178 @@ def _build(doc: Located) -> Curriculum:
         )
     problems += _unique(((t.id, ("tracks", i, "id")) for i, t in enumerate(tracks)), doc, "track")
     problems += _unique(assessment_ids, doc, "assessment")
+    cohort_ids = [c.id for c in cohorts]
+    stages = tuple(
+        replace(
+            s,
+            selection=_selection(doc, i, stages, tracks, cohort_ids, problems),
+            teams=_teams(doc, i, problems),
+        )
+        for i, s in enumerate(stages)
+    )
     if problems:
         raise InputError(problems)
     return Curriculum(
         v["program"]["id"], _text(v["program"]["name"]), stages, tuple(tracks), tuple(cohorts), doc
+    )
+
+
+def _selection(
+    doc: Located,
+    i: int,
+    stages: tuple[Stage, ...],
+    tracks: list[Track],
+    cohorts: list[str],
+    problems: list[Problem],
+) -> SelectionPolicy | None:
+    """The policy of `stages[i].selection` (None if absent); its problems go to `problems`."""
+    v = doc.value["stages"][i].get("selection")
+    if v is None:
+        return None
+    base: Path = ("stages", i, "selection")
+    if i == 0:
+        problems.append(doc.problem(base, "the first stage has no stage before it to select from"))
+        return None
+    source = stages[i - 1].id
+    start = len(problems)
+
+    def bad(path: Path, message: str) -> None:
+        problems.append(doc.problem(base + path, message))
+
+    score, elig = v.get("score", {}), v.get("eligibility", {})
+    normalise = score.get("normalise", "percent")
+    earlier = {s.id for s in stages[:i]}
+    known = {  # assessment id -> (track, assessment) for every stage before this one
+        a.id: (t.id, a)
+        for t in tracks
+        for sid, plan in t.stages.items()
+        if sid in earlier
+        for a in plan.assessments
+    }
+    comps: list[Component] = []
+    listed = score.get("assessments", "curriculum")
+    if listed == "curriculum":
+        for t in tracks:
+            for a in t.stages[source].assessments if source in t.stages else ():
+                only = frozenset({t.id})
+                comps.append(
+                    Component(a.id, a.weight, points=a.points, normalise=normalise, tracks=only)
+                )
+    else:
+        for k, item in enumerate(listed):
+            if item["id"] not in known:
+                choices = ", ".join(sorted(known)) or "none"
+                bad(("score", "assessments", k, "id"), f"unknown assessment {item['id']!r} "
+                    f"(assessments of the stages before {stages[i].id!r}: {choices})")  # fmt: skip
+                continue
+            track, a = known[item["id"]]
+            norm, only = item.get("normalise", normalise), frozenset({track})
+            comps.append(
+                Component(a.id, float(item["weight"]), points=a.points, normalise=norm, tracks=only)
+            )
+    ids = [c.id for c in comps]
+    if listed != "curriculum":
+        paths = (("score", "assessments", k, "id") for k in range(len(listed)))
+        problems += _unique(
+            ((x["id"], base + p) for x, p in zip(listed, paths, strict=True)), doc, "assessment"
+        )
+    submitted = elig.get("submitted", "all")
+    for k, ref in enumerate(submitted if isinstance(submitted, list) else []):
+        if ref not in ids:
+            bad(("eligibility", "submitted", k), f"{ref!r} is not scored by this policy")
+    minimum = elig.get("min_percent")
+    for ref in minimum if isinstance(minimum, dict) else {}:
+        if ref not in ids:
+            bad(("eligibility", "min_percent", ref), f"{ref!r} is not scored by this policy")
+    comps = [
+        replace(
+            c,
+            required=submitted == "all" or (isinstance(submitted, list) and c.id in submitted),
+            minimum=minimum.get(c.id) if isinstance(minimum, dict) else minimum,
+        )
+        for c in comps
+    ]
+    for k, inp in enumerate(v.get("inputs", [])):
+        if inp["name"] in [c.id for c in comps]:
+            bad(("inputs", k, "name"), f"{inp['name']!r} is already a component of this policy")
+            continue
+        comps.append(
+            Component(
+                inp["name"],
+                float(inp.get("weight", 0)),
+                kind="input",
+                normalise=inp.get("normalise", "percent"),
+                required=inp.get("required", True),
+                minimum=inp.get("min"),
+            )
+        )
+    if not any(c.weight > 0 for c in comps):
+        bad((), f"nothing to rank on: no assessment of {source!r} or input weighs more than 0")
+
+    cap = v["capacity"]
+    if ("top_n" in cap) == ("top_percent" in cap):
+        bad(("capacity",), "give exactly one of top_n and top_percent")
+    pool = v.get("pool", "track")
+    keys = [t.id for t in tracks] if pool == "track" else cohorts
+    for key in cap.get("overrides", {}):
+        if key not in keys:
+            bad(
+                ("capacity", "overrides", key), f"unknown {pool} {key!r} (known: {', '.join(keys)})"
+            )
+    capacity = Capacity(
+        cap.get("top_n"), cap.get("top_percent"), tuple(sorted(cap.get("overrides", {}).items()))
+    )
+    reserved = tuple(
+        Reservation(r["attribute"], r["value"], r["seats"]) for r in v.get("reserved", [])
+    )
+    problems += _unique(
+        ((r.label, base + ("reserved", k)) for k, r in enumerate(reserved)), doc, "group"
+    )
+    for attr in sorted({r.attribute for r in reserved}):  # one attribute's groups are disjoint
+        held = sum(r.seats for r in reserved if r.attribute == attr)
+        seats = {k: dict(capacity.overrides).get(k, capacity.top_n) for k in keys}
+        short = [f"{k} ({n})" for k, n in seats.items() if n is not None and n < held]
+        if short:
+            bad(
+                ("reserved",),
+                f"{held} seats reserved by {attr} but fewer seats in {', '.join(short)}",
+            )
+    ties = tuple(v.get("ties", [TIE_FINAL_SUBMISSION, TIE_TRAINEE]))
+    for k, tie in enumerate(ties):
+        kind, _, ref = tie.partition(":")
+        if kind == "score" and ref not in [c.id for c in comps if c.kind == "assessment"]:
+            bad(("ties", k), f"{ref!r} is not an assessment scored by this policy")
+        elif kind == "input" and ref not in [c.id for c in comps if c.kind == "input"]:
+            bad(("ties", k), f"{ref!r} is not an input of this policy")
+        elif tie in ties[:k]:
+            bad(("ties", k), f"{tie!r} appears twice")
+    if len(problems) > start:
+        return None
+    policy = SelectionPolicy(
+        stages[i].id, source, tuple(comps), capacity, pool, elig.get("min_total"), reserved, ties
+    )
+    check_policy(policy)  # everything it checks was reported above with its line
+    return policy
+
+
+def _teams(doc: Located, i: int, problems: list[Problem]) -> TeamPolicy | None:
+    """The policy of `stages[i].teams` (None if absent)."""
+    v = doc.value["stages"][i].get("teams")
+    if v is None:
+        return None
+    if "selection" not in doc.value["stages"][i]:
+        problems.append(
+            doc.problem(
+                ("stages", i, "teams"),
+                "teams are formed from the trainees selected into the stage: add a selection block",
+            )
+        )
+    return TeamPolicy(
+        v["size"],
+        v.get("skill", "assessments"),
+        tuple(sorted(v.get("max_same", {}).items())),
+        v.get("seed", 0),
+        v.get("steps", TeamPolicy.steps),
     )
 
 

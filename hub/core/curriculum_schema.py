@@ -94,6 +94,159 @@ STAGE_PLAN = {
         "resources": RESOURCES,
     },
 }
+NORMALISE = {
+    "description": (
+        "percent: percent of points after the late penalty (inputs: the value as given); zscore:"
+        " its z-score among the pool's trainees the component applies to."
+    ),
+    "enum": ["percent", "zscore"],
+}
+SELECTION = {
+    "description": (
+        "Who advances INTO this stage, ranked on the stage before it (hub/core/selection.py has"
+        " the rules). Not allowed on the first stage."
+    ),
+    "type": "object",
+    "required": ["capacity"],
+    "additionalProperties": False,
+    "properties": {
+        "pool": {
+            "description": "Who competes with whom: each track of a cohort, or the whole cohort.",
+            "enum": ["track", "cohort"],
+            "default": "track",
+        },
+        "capacity": {
+            "description": (
+                "Seats per pool: top_n, or top_percent (floor of that percent of the pool);"
+                " overrides: seats per track id (pool: track) or cohort id (pool: cohort)."
+            ),
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "top_n": {"type": "integer", "minimum": 0},
+                "top_percent": {"type": "number", "exclusiveMinimum": 0, "maximum": 100},
+                "overrides": {
+                    "type": "object",
+                    "additionalProperties": {"type": "integer", "minimum": 0},
+                },
+            },
+        },
+        "score": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "normalise": {**NORMALISE, "default": "percent"},
+                "assessments": {
+                    "description": (
+                        "curriculum (default): every track's assessments of the stage before,"
+                        " with their weights; or a list of assessments of earlier stages."
+                    ),
+                    "anyOf": [
+                        {"const": "curriculum"},
+                        {
+                            "type": "array",
+                            "minItems": 1,
+                            "items": {
+                                "type": "object",
+                                "required": ["id", "weight"],
+                                "additionalProperties": False,
+                                "properties": {
+                                    "id": ID,
+                                    "weight": {"type": "number", "minimum": 0},
+                                    "normalise": NORMALISE,
+                                },
+                            },
+                        },
+                    ],
+                },
+            },
+        },
+        "eligibility": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "submitted": {
+                    "description": "Assessments that must be submitted: all (default), none, or ids.",
+                    "anyOf": [{"enum": ["all", "none"]}, {"type": "array", "items": ID}],
+                },
+                "min_percent": {
+                    "description": "Minimum percent (after penalty): on every assessment, or per id.",
+                    "anyOf": [
+                        {"type": "number", "minimum": 0},
+                        {"type": "object", "additionalProperties": {"type": "number"}},
+                    ],
+                },
+                "min_total": {"type": "number"},
+            },
+        },
+        "inputs": {
+            "description": "Participation inputs imported from CSV (e.g. attendance in percent).",
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["name"],
+                "additionalProperties": False,
+                "properties": {
+                    "name": ID,
+                    "title": TEXT,
+                    "weight": {"type": "number", "minimum": 0, "default": 0},
+                    "normalise": NORMALISE,
+                    "min": {"type": "number"},
+                    "required": {"type": "boolean", "default": True},
+                },
+            },
+        },
+        "reserved": {
+            "description": "At least `seats` selected trainees per pool with attribute = value.",
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["attribute", "value", "seats"],
+                "additionalProperties": False,
+                "properties": {
+                    "attribute": ID,
+                    "value": {"type": "string", "minLength": 1},
+                    "seats": {"type": "integer", "minimum": 1},
+                },
+            },
+        },
+        "ties": {
+            "description": (
+                "Tie-breakers in order (trainee-id is always last): score:<assessment id>,"
+                " input:<name>, earliest-final-submission, trainee-id."
+            ),
+            "type": "array",
+            "items": {
+                "type": "string",
+                "pattern": "^(score:.+|input:.+|earliest-final-submission|trainee-id)$",
+            },
+        },
+    },
+}
+TEAMS = {
+    "description": "How trainees selected into this stage form teams (hub/core/teams.py).",
+    "type": "object",
+    "required": ["size"],
+    "additionalProperties": False,
+    "properties": {
+        "size": {
+            "description": "Team size k (k +- 1 when it does not divide).",
+            "type": "integer",
+            "minimum": 2,
+        },
+        "skill": {
+            "description": "assessments: mean normalised assessment score; total: selection total.",
+            "enum": ["assessments", "total"],
+        },
+        "max_same": {
+            "description": "At most this many members sharing a value of the attribute per team.",
+            "type": "object",
+            "additionalProperties": {"type": "integer", "minimum": 1},
+        },
+        "seed": {"type": "integer"},
+        "steps": {"type": "integer", "minimum": 0},
+    },
+}
 
 SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -117,7 +270,7 @@ SCHEMA: dict[str, Any] = {
                 "type": "object",
                 "required": ["id", "name"],
                 "additionalProperties": False,
-                "properties": {"id": ID, "name": TEXT},
+                "properties": {"id": ID, "name": TEXT, "selection": SELECTION, "teams": TEAMS},
             },
         },
         "cohorts": {

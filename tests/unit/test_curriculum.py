@@ -7,6 +7,8 @@ from datetime import UTC, datetime
 import pytest
 
 from sadari.hub.core.curriculum import Curriculum, check_files, parse_curriculum, parse_due
+from sadari.hub.core.selection import TIE_FINAL_SUBMISSION, TIE_TRAINEE, Capacity, Reservation
+from sadari.hub.core.teams import TeamPolicy
 from sadari.hub.core.yamlsrc import InputError
 
 F = "labs/curriculum.yaml"
@@ -121,3 +123,140 @@ def test_check_files_reports_missing_notebooks_with_their_line(curriculum: Curri
     text = curriculum.source.file
     assert str(p).startswith(f"{text}:")
     assert "tracks[3].stages.advanced.notebooks[0]" in str(p) and "not found" in str(p)
+
+
+# --- selection and team policies (stages[].selection, stages[].teams) --------------------------
+
+
+def line_of(text: str, fragment: str) -> int:
+    return next(i for i, t in enumerate(text.splitlines(), 1) if fragment in t)
+
+
+def test_selection_policies_of_the_project_manifest(curriculum: Curriculum) -> None:
+    assert curriculum.stage("basics").selection is None
+    advanced = curriculum.stage("advanced").selection
+    assert advanced is not None and (advanced.source, advanced.stage) == ("basics", "advanced")
+    # "assessments: curriculum": each track's basics assessments, with their weights and points
+    assert {c.id: (c.tracks, c.weight, c.points) for c in advanced.components} == {
+        a.id: (frozenset({t.id}), a.weight, a.points)
+        for t in curriculum.tracks
+        for a in t.stages["basics"].assessments
+    }
+    assert all(c.required and c.minimum == 40 for c in advanced.components)
+    assert advanced.reserved == (Reservation("major", "non-major", 3),)
+    assert advanced.capacity == Capacity(top_percent=40)
+    project = curriculum.stage("project")
+    assert project.selection is not None and project.selection.source == "advanced"
+    assert sum(project.selection.capacity.seats(t.id, 0) for t in curriculum.tracks) == 23
+    attendance = project.selection.components[-1]
+    assert (attendance.kind, attendance.weight, attendance.minimum) == ("input", 0.1, 80)
+    assert project.selection.ties == ("input:attendance", TIE_FINAL_SUBMISSION, TIE_TRAINEE)
+    assert project.teams == TeamPolicy(4, "assessments", (("track", 2),), 2026)
+
+
+def test_selection_on_the_first_stage_and_teams_without_selection(curriculum_text: str) -> None:
+    basics = "    name: {ko: 기초, en: Basics}\n"
+    broken = curriculum_text.replace(basics, basics + "    selection: {capacity: {top_n: 3}}\n", 1)
+    assert problems(broken) == [
+        f"{F}:{line_of(broken, 'selection: {capacity')}: stages[0].selection: "
+        "the first stage has no stage before it to select from"
+    ]
+    broken = curriculum_text.replace(basics, basics + "    teams: {size: 3}\n", 1)
+    assert problems(broken) == [
+        f"{F}:{line_of(broken, 'teams: {size: 3}')}: stages[0].teams: teams are formed from "
+        "the trainees selected into the stage: add a selection block"
+    ]
+
+
+def test_unknown_assessment_in_a_policy(curriculum_text: str, curriculum: Curriculum) -> None:
+    broken = curriculum_text.replace(
+        "      score: {normalise: percent, assessments: curriculum}\n"
+        "      eligibility: {submitted: all, min_percent: 40}\n",
+        "      score:\n        assessments:\n          - {id: da-basics-check, weight: 1}\n"
+        "          - {id: nope, weight: 1}\n"
+        "      eligibility: {submitted: [nope], min_percent: {nada: 10}}\n",
+        1,
+    )
+    known = sorted(a.id for t in curriculum.tracks for a in t.stages["basics"].assessments)
+    elig = line_of(broken, "submitted: [nope]")
+    assert problems(broken) == [
+        f"{F}:{line_of(broken, '{id: nope')}: stages[1].selection.score.assessments[1].id: "
+        f"unknown assessment 'nope' (assessments of the stages before 'advanced': "
+        f"{', '.join(known)})",
+        f"{F}:{elig}: stages[1].selection.eligibility.submitted[0]: "
+        "'nope' is not scored by this policy",
+        f"{F}:{elig}: stages[1].selection.eligibility.min_percent.nada: "
+        "'nada' is not scored by this policy",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "fragment", "message"),
+    [
+        (
+            "capacity: {top_percent: 40}",
+            "capacity: {top_percent: 40, top_n: 3}",
+            "top_n: 3",
+            "stages[1].selection.capacity: give exactly one of top_n and top_percent",
+        ),
+        (
+            "capacity: {top_percent: 40}",
+            "capacity: {top_percent: 140}",
+            "top_percent: 140",
+            "stages[1].selection.capacity.top_percent: 140 is greater than the maximum of 100",
+        ),
+        (
+            "overrides: {vision-ai: 5}",
+            "overrides: {robotics: 5}",
+            "robotics",
+            "stages[2].selection.capacity.overrides.robotics: unknown track 'robotics' (known: "
+            "data-analysis, product-manager, azure-ai, vision-ai)",
+        ),
+        (
+            "ties: [input:attendance,",
+            "ties: [input:attend,",
+            "input:attend,",
+            "stages[2].selection.ties[0]: 'attend' is not an input of this policy",
+        ),
+        (
+            "      ties: [input:attendance,",
+            "      reserved: [{attribute: major, value: non-major, seats: 6}]\n"
+            "      ties: [input:attendance,",
+            "reserved: [{",
+            "stages[2].selection.reserved: 6 seats reserved by major but fewer seats in "
+            "vision-ai (5)",
+        ),
+        (
+            "      reserved:\n        - {attribute: major, value: non-major, seats: 3}\n",
+            "      reserved:\n        - {attribute: major, value: non-major, seats: 3}\n"
+            "        - {attribute: major, value: non-major, seats: 1}\n",
+            "seats: 1}",
+            "stages[1].selection.reserved[1]: duplicate group id 'major=non-major' (first at "
+            "line {first})",
+        ),
+        (
+            "score: {normalise: percent, assessments: curriculum}\n"
+            "      eligibility: {submitted: all, min_percent: 40}",
+            "score: {assessments: [{id: da-basics-check, weight: 0}]}",
+            "id: da-basics-check, weight: 0",
+            "stages[1].selection: nothing to rank on: no assessment of 'basics' or input "
+            "weighs more than 0",
+        ),
+        (
+            "teams: {size: 4,",
+            "teams: {size: 1,",
+            "teams: {size: 1,",
+            "stages[2].teams.size: 1 is less than the minimum of 2",
+        ),
+    ],
+)
+def test_bad_selection_policies(
+    curriculum_text: str, old: str, new: str, fragment: str, message: str
+) -> None:
+    assert old in curriculum_text
+    broken = curriculum_text.replace(old, new, 1)
+    first = line_of(broken, "{attribute: major, value: non-major, seats: 3}")
+    where = line_of(broken, fragment)
+    if message.startswith("stages[1].selection: nothing"):
+        where = line_of(broken, "    selection:  # basics -> advanced")
+    assert problems(broken) == [f"{F}:{where}: {message.format(first=first)}"]
