@@ -1,4 +1,5 @@
-"""The `sadari` command: run, roster import, curriculum check, demo seed, db upgrade/status.
+"""The `sadari` command: run, roster import, curriculum check, demo seed, assessments, stage
+selection and teams, db upgrade/status.
 
 Commands read the same settings as the hub and the service (environment variables, see
 settings.py) and change the database of record directly; when the service is running they ask it
@@ -20,6 +21,7 @@ from pathlib import Path
 
 from .assessments import OperationError
 from .core.curriculum import Curriculum, check_files
+from .core.labcheck import check_labs
 from .core.roster import RosterRow, parse_roster
 from .core.yamlsrc import InputError
 from .settings import SadariSettings
@@ -95,12 +97,17 @@ def cmd_db(args: argparse.Namespace) -> int:
 
 
 def cmd_curriculum_check(args: argparse.Namespace) -> int:
-    """`sadari curriculum check`: the manifest against its schema and the files in labs/."""
+    """`sadari curriculum check`: the manifest against its schema and the files in labs/ (see
+    core/labcheck.py for what is checked inside the notebooks)."""
     s = _settings()
     curriculum = _load_curriculum(s)
     labs = Path(s.labs_dir)
     existing = {str(p.relative_to(labs)) for p in labs.rglob("*.ipynb")}
     problems = check_files(curriculum, existing)
+    referenced = [nb for nb in curriculum.referenced_files() if nb in existing]
+    problems += check_labs(
+        curriculum, {nb: (labs / nb).read_bytes() for nb in referenced}, str(labs)
+    )
     if problems:
         raise InputError(problems)
     n_nb = len(curriculum.referenced_files())
@@ -330,6 +337,130 @@ def cmd_deadline(args: argparse.Namespace) -> int:
     return 0
 
 
+def _selection_env(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    """(settings, sessions, curriculum, actor) with the curriculum synced to the database."""
+    s = _settings()
+    _, sessions = _open_db(s)
+    curriculum = _load_curriculum(s)
+    with sessions.begin() as session:
+        repo.sync_curriculum(session, curriculum, datetime.now(UTC))
+    return s, sessions, curriculum, args.actor or f"cli:{os.environ.get('USER', 'unknown')}"
+
+
+def _export(path: str, rows: list[dict], sheet: str) -> None:  # type: ignore[type-arg]
+    from .selection import export_bytes
+
+    out = Path(path)
+    out.write_bytes(export_bytes(rows, "xlsx" if out.suffix.lower() == ".xlsx" else "csv", sheet))
+    print(f"{out}: {len(rows)} rows")
+
+
+def cmd_select(args: argparse.Namespace) -> int:
+    """`sadari select preview|override|confirm|apply|rollback|show|list|inputs` (hub/selection.py)."""
+    from . import selection as workflow
+    from .store import selection as sdb
+
+    s, sessions, curriculum, actor = _selection_env(args)
+    now, act, changed = datetime.now(UTC), args.action, True
+    with sessions.begin() as session:
+        if act == "inputs":
+            data = Path(args.file).read_bytes()
+            r = workflow.import_inputs(session, data, args.file, args.name, actor=actor, now=now)
+            print(
+                f"{args.file}: {args.name} for {r['rows']} trainees — {r['created']} new, "
+                f"{r['updated']} updated, {r['unchanged']} unchanged"
+            )
+            return 0
+        if act == "list":
+            for x in sdb.selections(session, args.cohort):
+                print(
+                    f"{x.id}\t{x.cohort.slug}\t{x.source} -> {x.stage}\t{x.status}\t{x.created_at}"
+                )
+            return 0
+        if act == "preview":
+            sel = workflow.preview(
+                session, curriculum, args.cohort, args.stage, actor=actor, now=now
+            )
+        elif act == "override":
+            workflow.override(
+                session, args.id, args.username, args.decision, args.reason, actor=actor, now=now
+            )
+            sel = sdb.selection(session, args.id)
+        elif act == "confirm":
+            sel, changed = workflow.confirm(session, curriculum, args.id, actor=actor, now=now)
+        elif act == "apply":
+            sel, changed = workflow.apply(session, curriculum, args.id, actor=actor, now=now)
+        elif act == "rollback":
+            sel, changed, _ = workflow.rollback(
+                session, args.id, reason=args.reason, actor=actor, now=now
+            )
+        else:
+            sel = sdb.selection(session, args.id)
+        info = workflow.summary(sel)
+        rows = workflow.outcome_rows(sel) if getattr(args, "output", None) else []
+    print(
+        f"selection {info['id']}: {info['cohort']} {info['source']} -> {info['stage']} "
+        f"[{info['status']}] {info['candidates']} candidates, {info['advancing']} advancing, "
+        f"inputs {info['inputs_hash'][:12]}" + ("" if changed else " (nothing changed)")
+    )
+    for p in info["pools"]:
+        cutoff = "-" if p["cutoff"] is None else f"{p['cutoff']:.2f}"
+        reserved = "".join(f", {g} {met}/{n}" for g, n, met in p["reserved"])
+        print(
+            f"  {p['name']}: {p['size']} trainees, {p['eligible']} eligible, {p['seats']} seats, "
+            f"{p['selected']} selected, {p['advancing']} advancing, cutoff {cutoff}{reserved}"
+        )
+    for w in info["warnings"]:
+        print(f"  warning: {w}")
+    for o in info["overrides"]:
+        print(f"  override {o['username']}: {o['action']} by {o['by']} — {o['reason']}")
+    if act in ("apply", "rollback") and changed:
+        print(f"  moved: {len(info['moved'])} trainees")
+        print(ask_service_to_sync(s))
+    if rows:
+        _export(args.output, rows, f"selection-{info['id']}")
+    return 0
+
+
+def cmd_teams(args: argparse.Namespace) -> int:
+    """`sadari teams form|show|move|export` (the project stage's teams, hub/selection.py)."""
+    from . import selection as workflow
+    from .store import selection as sdb
+
+    s, sessions, curriculum, actor = _selection_env(args)
+    now = datetime.now(UTC)
+    with sessions.begin() as session:
+        if args.action == "move":
+            if not (args.username and args.team):
+                raise repo.Invalid("usage: sadari teams move USER TEAM --reason R")
+            old, new = workflow.move_to_team(
+                session, args.username, args.team, reason=args.reason or "", actor=actor, now=now
+            )
+            print(f"{args.username}: {old.name} -> {new.name}")
+            print(ask_service_to_sync(s))
+            return 0
+        if not args.cohort:
+            raise repo.Invalid(f"teams {args.action} needs --cohort")
+        if args.action == "form":
+            rows, result, notes = workflow.form_teams(
+                session, curriculum, args.cohort, seed=args.seed, actor=actor, now=now
+            )
+            print(result.explanation)
+            for note in notes:
+                print(f"  note: {note}")
+        else:
+            rows = sdb.teams(session, sdb.cohort_row(session, args.cohort).id)
+        for t in rows:
+            print(f"{t.name}: {', '.join(m['username'] for m in t.members)}")
+            print(f"  {t.explanation}")
+        export = workflow.team_rows(rows)
+    if args.action == "form":
+        print(ask_service_to_sync(s))
+    if args.output or args.action == "export":
+        _export(args.output or f"teams-{args.cohort}.csv", export, f"teams-{args.cohort}")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     """The argument parser of `sadari`."""
     p = argparse.ArgumentParser(
@@ -396,6 +527,44 @@ def parser() -> argparse.ArgumentParser:
     deadline.add_argument("--cohort")
     deadline.add_argument("--actor")
     deadline.set_defaults(func=cmd_deadline)
+    sel = sub.add_parser("select", help="stage selection: preview, override, confirm, apply")
+    sel_sub = sel.add_subparsers(dest="action", required=True)
+    sp = sel_sub.add_parser("preview", help="rank a cohort for a stage (nobody moves yet)")
+    sp.add_argument("--cohort", required=True)
+    sp.add_argument("--stage", required=True, help="the stage trainees advance INTO")
+    sp.add_argument(
+        "--output", "-o", help="also export the decisions (.csv, UTF-8 with BOM, or .xlsx)"
+    )
+    so = sel_sub.add_parser("override", help="advance or hold one trainee of a preview")
+    so.add_argument("id", type=int)
+    so.add_argument("username")
+    so.add_argument("decision", choices=["advance", "hold"])
+    so.add_argument("--reason", required=True)
+    for name, text in (("confirm", "confirm a preview (admins)"), ("apply", "move trainees")):
+        sel_sub.add_parser(name, help=text).add_argument("id", type=int)
+    sr = sel_sub.add_parser("rollback", help="move an applied selection's trainees back")
+    sr.add_argument("id", type=int)
+    sr.add_argument("--reason", required=True)
+    ss = sel_sub.add_parser("show", help="a selection's summary (and export)")
+    ss.add_argument("id", type=int)
+    ss.add_argument("--output", help="export the decisions (.csv or .xlsx)")
+    sel_sub.add_parser("list", help="selections, newest first").add_argument("--cohort")
+    si = sel_sub.add_parser("inputs", help="import participation values (e.g. attendance) CSV")
+    si.add_argument("file", help="columns username/아이디 and value/값 (UTF-8, BOM or CP949)")
+    si.add_argument("--name", required=True, help="the input's name in the policy (attendance)")
+    for p_ in sel_sub.choices.values():
+        p_.add_argument("--actor", help="who is acting (recorded in the audit log)")
+    sel.set_defaults(func=cmd_select)
+    teams = sub.add_parser("teams", help="project teams: form, show, move, export")
+    teams.add_argument("action", choices=["form", "show", "move", "export"])
+    teams.add_argument("username", nargs="?", help="move: the trainee")
+    teams.add_argument("team", nargs="?", help="move: the team's number or hub group")
+    teams.add_argument("--cohort")
+    teams.add_argument("--seed", type=int, help="form: the seed (default: the curriculum's)")
+    teams.add_argument("--reason", help="move: why (required)")
+    teams.add_argument("--output", help="export to .csv (UTF-8 with BOM) or .xlsx")
+    teams.add_argument("--actor", help="who is acting (recorded in the audit log)")
+    teams.set_defaults(func=cmd_teams)
     db = sub.add_parser("db", help="the database schema")
     db.add_argument("action", choices=["upgrade", "status"])
     db.set_defaults(func=cmd_db)

@@ -160,6 +160,21 @@ class SadariSettings(LoggingConfigurable):
     def _default_hub_admins(self) -> str:
         return _env("SADARI_HUB_ADMINS", "")
 
+    leaderboard_cohorts = Unicode(
+        help="""Comma-separated cohort ids whose trainees see the pseudonymous selection
+        leaderboard (GET /api/v1/cohorts/<id>/leaderboard: the top ranks and their own neighbours,
+        no names). Cohorts opt in; default: $SADARI_LEADERBOARD_COHORTS, else none.""",
+    ).tag(config=True)
+
+    @default("leaderboard_cohorts")
+    def _default_leaderboard_cohorts(self) -> str:
+        return _env("SADARI_LEADERBOARD_COHORTS", "")
+
+    @property
+    def leaderboard_cohort_ids(self) -> set[str]:
+        """`leaderboard_cohorts` as a set of cohort ids."""
+        return {c.strip() for c in self.leaderboard_cohorts.split(",") if c.strip()}
+
     max_submission_bytes = Integer(
         20 * 1024 * 1024,
         help="Largest submission (zip upload, and its unpacked content) accepted, in bytes.",
@@ -251,4 +266,5 @@ class SadariSettings(LoggingConfigurable):
             "SADARI_LABS_DIR": self.labs_dir,
             "SADARI_UPGRADE_DB": "1" if self.upgrade_db else "",
             "SADARI_SERVICE_PORT": str(self.service_port),
+            "SADARI_LEADERBOARD_COHORTS": self.leaderboard_cohorts,
         }

@@ -2,22 +2,35 @@
 
 Pure: `desired_groups` gives the groups one person belongs in; `plan_sync` compares wanted
 membership with the hub's current groups and returns the operations to apply. Only groups sadari
-manages (role groups and cohort/track/stage groups) are ever changed, and only for people sadari
-knows, so groups an admin made by hand are left alone.
+manages (role groups, cohort/track/stage groups and project teams' `team-<cohort>-<NN>`) are ever
+changed, and only for people sadari knows, so groups an admin made by hand are left alone.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from .permissions import ROLE_GROUPS
 from .policy import MANAGED_PREFIXES, cohort_group, stage_group, track_group
 
+TEAM_GROUP_PREFIX = "team-"
+_TEAM_GROUP = re.compile(r"^team-[a-z0-9][a-z0-9._-]*-\d{2,}$")  # hand-made team-alpha: not ours
+
+
+def team_group(cohort: str, number: int) -> str:
+    """Hub group of project team `number` of `cohort`: team-<cohort>-<NN>."""
+    return f"{TEAM_GROUP_PREFIX}{cohort}-{number:02d}"
+
 
 def is_managed(group: str) -> bool:
     """True for groups sadari owns the membership of."""
-    return group in ROLE_GROUPS.values() or group.startswith(MANAGED_PREFIXES)
+    return (
+        group in ROLE_GROUPS.values()
+        or group.startswith(MANAGED_PREFIXES)
+        or _TEAM_GROUP.match(group) is not None
+    )
 
 
 def desired_groups(role: str, cohort: str | None, track: str | None, stage: str | None) -> set[str]:

@@ -15,6 +15,7 @@ from .api import (
 from .assessments import assessment_handlers
 from .exchange import exchange_handlers
 from .pages import AdminPage, HomeHandler, InstructorPage, OAuthCallback, TraineePage
+from .selection import selection_handlers
 
 USER = r"([a-z0-9][a-z0-9._-]{0,63})"
 
@@ -35,5 +36,6 @@ default_handlers = [
     ("/api/v1/audit", AuditHandler),
     *exchange_handlers,
     *assessment_handlers,
+    *selection_handlers,
     ("/api/v1/.*", NotFoundHandler),
 ]

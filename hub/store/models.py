@@ -1,7 +1,8 @@
 """SQLAlchemy models of sadari's database of record.
 
 program -> cohort -> track -> stage -> assessment (instantiated per cohort from the curriculum),
-members (trainees and staff) with their enrollment and current stage, and the append-only audit log.
+members (trainees and staff) with their enrollment and current stage, the append-only audit log,
+the gradebook of record, and stage selections (with overrides, participation inputs and teams).
 Times are naive UTC.
 """
 
@@ -12,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    CheckConstraint,
     Date,
     DateTime,
     Float,
@@ -272,3 +274,88 @@ class GradingJob(Base):
     finished_at: Mapped[datetime | None] = mapped_column(DateTime)
     last_error: Mapped[str | None] = mapped_column(Text)
     submission: Mapped[Submission] = relationship()
+
+
+class Selection(Base):
+    """One stage selection of a cohort: a ranked decision (preview), confirmed by an admin, applied
+    (trainees moved into `stage`) and perhaps rolled back. `rows` are selection.decision_rows of
+    the decision, `policy` its SelectionPolicy.as_dict(), `moved` the [{username, from, to}] that
+    applying it changed (what a rollback undoes)."""
+
+    __tablename__ = "selections"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cohort_id: Mapped[int] = mapped_column(ForeignKey("cohorts.id"))
+    stage: Mapped[str] = mapped_column(String(64))  # the target stage's slug
+    source: Mapped[str] = mapped_column(String(64))  # the stage candidates come from
+    status: Mapped[str] = mapped_column(String(16))  # preview | confirmed | applied | rolled-back
+    policy: Mapped[dict[str, Any]] = mapped_column(JSON)
+    inputs_hash: Mapped[str] = mapped_column(String(64))
+    rows: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    pools: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    warnings: Mapped[list[str]] = mapped_column(JSON)
+    created_by: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    confirmed_by: Mapped[str | None] = mapped_column(String(128))
+    confirmed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    applied_by: Mapped[str | None] = mapped_column(String(128))
+    applied_at: Mapped[datetime | None] = mapped_column(DateTime)
+    rolled_back_by: Mapped[str | None] = mapped_column(String(128))
+    rolled_back_at: Mapped[datetime | None] = mapped_column(DateTime)
+    rollback_reason: Mapped[str | None] = mapped_column(Text)
+    moved: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    cohort: Mapped[Cohort] = relationship()
+    overrides: Mapped[list[SelectionOverride]] = relationship(
+        back_populates="selection", order_by="SelectionOverride.id"
+    )
+
+
+class SelectionOverride(Base):
+    """An instructor's or admin's change to one trainee's outcome (the latest per trainee counts):
+    advance a trainee the ranking did not select, or hold one it did; always with a reason."""
+
+    __tablename__ = "selection_overrides"
+    __table_args__ = (
+        CheckConstraint("action IN ('advance', 'hold')", name="ck_override_action"),
+        CheckConstraint("length(trim(reason)) > 0", name="ck_override_reason"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    selection_id: Mapped[int] = mapped_column(ForeignKey("selections.id"))
+    username: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(8))  # advance | hold
+    reason: Mapped[str] = mapped_column(Text)
+    by: Mapped[str] = mapped_column(String(128))
+    at: Mapped[datetime] = mapped_column(DateTime)
+    selection: Mapped[Selection] = relationship(back_populates="overrides")
+
+
+class ParticipationInput(Base):
+    """A named value selection can weigh (e.g. attendance in percent), imported from a CSV."""
+
+    __tablename__ = "participation_inputs"
+    __table_args__ = (UniqueConstraint("member_id", "name"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    name: Mapped[str] = mapped_column(String(64))
+    value: Mapped[float] = mapped_column(Float)
+    source: Mapped[str] = mapped_column(String(256))  # the file it came from
+    imported_by: Mapped[str] = mapped_column(String(128))
+    imported_at: Mapped[datetime] = mapped_column(DateTime)
+    member: Mapped[Member] = relationship()
+
+
+class Team(Base):
+    """One project team of a cohort's stage; `members` are [{username, skill, track, major}]."""
+
+    __tablename__ = "teams"
+    __table_args__ = (UniqueConstraint("cohort_id", "stage", "number"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cohort_id: Mapped[int] = mapped_column(ForeignKey("cohorts.id"))
+    stage: Mapped[str] = mapped_column(String(64))
+    number: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(64))  # the hub group, team-<cohort>-<NN>
+    members: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    explanation: Mapped[str] = mapped_column(Text)
+    seed: Mapped[int] = mapped_column(Integer)
+    created_by: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    cohort: Mapped[Cohort] = relationship()

@@ -28,6 +28,7 @@ from .models import (
     Member,
     Program,
     Stage,
+    Team,
     Track,
 )
 
@@ -361,10 +362,16 @@ def trainees(
 def wanted_membership(
     session: Session, usernames: Iterable[str] | None = None
 ) -> dict[str, set[str]]:
-    """Hub groups every member (or the given ones) should be in."""
+    """Hub groups every member (or the given ones) should be in (teams: see models.Team)."""
     q = select(Member).options(selectinload(Member.enrollments).selectinload(Enrollment.stage))
     if usernames is not None:
         q = q.where(Member.username.in_(list(usernames)))
+    teams: dict[tuple[int, str, str], str] = {}  # (cohort id, stage, username) -> team group
+    for cohort_id, stage, name, people in session.execute(
+        select(Team.cohort_id, Team.stage, Team.name, Team.members)
+    ):
+        for person in people:
+            teams[(cohort_id, stage, person["username"])] = name
     out = {}
     for m in session.scalars(q):
         e = active_enrollment(m)
@@ -374,4 +381,7 @@ def wanted_membership(
             e.track.slug if e else None,
             e.stage.slug if e else None,
         )
+        team = teams.get((e.cohort_id, e.stage.slug, m.username)) if e else None
+        if team:  # a project team's group, while the trainee is in the team's stage
+            out[m.username].add(team)
     return out

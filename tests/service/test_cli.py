@@ -1,4 +1,5 @@
-"""The real `sadari` CLI: roster import (CP949, bad rows, broken bytes), curriculum check, demo seed."""
+"""The real `sadari` CLI: roster import (CP949, bad rows, broken bytes), curriculum check, demo seed,
+stage selection."""
 
 from __future__ import annotations
 
@@ -90,5 +91,57 @@ def test_help_lists_the_commands() -> None:
     out = subprocess.run(
         [str(Path(ROOT / ".venv/bin/sadari")), "--help"], capture_output=True, text=True
     ).stdout
-    for command in ("run", "roster", "curriculum", "demo", "db"):
+    for command in ("run", "roster", "curriculum", "demo", "db", "select", "teams"):
         assert command in out
+
+
+def test_select_preview_override_apply_rollback(env: dict[str, str], tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+    from types import SimpleNamespace
+
+    from sadari.hub.store import exchange as ex
+
+    roster = tmp_path / "roster.csv"
+    roster.write_text(
+        "username,name,cohort,track,major\n"
+        + "".join(f"t{i:02d},교육생{i},2026-seoul-1,data-analysis,비전공\n" for i in range(1, 9))
+    )
+    sadari(env, "roster", "import", str(roster))
+    at = datetime(2026, 11, 28, tzinfo=UTC)
+    with session_factory(make_engine(env["SADARI_DB_URL"])).begin() as s:
+        (a,) = ex.cohort_assessments(s, "da-basics-check", "2026-seoul-1")
+        for i in range(1, 9):
+            sub = ex.record_submission(
+                s, repo.member(s, f"t{i:02d}"), a, None, sha256="0" * 64, size=1, files=[], now=at
+            )
+            cell = SimpleNamespace(
+                notebook="nb", cell="c", score=i + 2.0, max_score=10.0, kind="auto"
+            )
+            ex.record_grades(s, sub, [cell], actor="g", now=at)
+    att = tmp_path / "출석.csv"
+    att.write_bytes("아이디,값\r\nt01,90\r\n".encode("cp949"))
+    r = sadari(env, "select", "inputs", str(att), "--name", "attendance")
+    assert "attendance for 1 trainees — 1 new" in r.stdout
+    xlsx = str(tmp_path / "d.xlsx")
+    r = sadari(
+        env, "select", "preview", "--cohort", "2026-seoul-1", "--stage", "advanced", "-o", xlsx
+    )
+    assert "selection 1: 2026-seoul-1 basics -> advanced [preview] 8 candidates" in r.stdout
+    assert "2026-seoul-1/data-analysis: 8 trainees, 7 eligible, 3 seats, 3 selected" in r.stdout
+    assert "major=non-major 3/3" in r.stdout and Path(xlsx).stat().st_size > 0
+    r = sadari(env, "select", "override", "1", "t01", "advance", "--reason", "출석 우수")
+    assert "override t01: advance by cli:" in r.stdout and "4 advancing" in r.stdout
+    sadari(env, "select", "confirm", "1")
+    r = sadari(env, "select", "apply", "1")
+    assert "[applied]" in r.stdout and "moved: 4 trainees" in r.stdout
+    assert "hub not reached" in r.stdout
+    assert "(nothing changed)" in sadari(env, "select", "apply", "1").stdout
+    out = tmp_path / "s.csv"
+    sadari(env, "select", "show", "1", "--output", str(out))
+    assert out.read_bytes().startswith(b"\xef\xbb\xbfpool,rank,trainee")
+    assert sum(line.endswith(",True") for line in out.read_text("utf-8-sig").splitlines()) == 4
+    r = sadari(env, "select", "rollback", "1", "--reason", "다시 / redo")
+    assert "[rolled-back]" in r.stdout
+    assert set(members(env)) == {f"t{i:02d}" for i in range(1, 9)}
+    with session_factory(make_engine(env["SADARI_DB_URL"]))() as s:
+        assert {e.stage.slug for e in repo.trainees(s)} == {"basics"}
