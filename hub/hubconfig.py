@@ -85,6 +85,7 @@ def update_spawner(s: SadariSettings, c: Config) -> None:
     c.SadariLocalSpawner.home_dir_template = str(s.homes_dir / "{username}")
     c.SadariLocalSpawner.curriculum_file = str(s.curriculum_file)
     c.SadariLocalSpawner.labs_dir = s.labs_dir
+    c.SadariLocalSpawner.teams_dir = str(Path(s.data_dir) / "teams")
     c.Spawner.cmd = [_bin("jupyterhub-singleuser")]
     c.Spawner.default_url = "/lab"
     c.Spawner.start_timeout = 120

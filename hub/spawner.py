@@ -22,6 +22,7 @@ from .core.provision import WRITES
 from .workspace import provision
 
 _cache: dict[str, tuple[float, Curriculum]] = {}
+TEAM_PREFIX = "team-"
 
 
 def load_curriculum(path: str) -> Curriculum:
@@ -42,7 +43,14 @@ class SadariSpawnerMixin(LoggingConfigurable):
     labs_dir = Unicode(help="Folder the curriculum's notebook paths are relative to.").tag(
         config=True
     )
+    teams_dir = Unicode(
+        help="Folder holding each project team's shared folder (one per `team-*` hub group)."
+    ).tag(config=True)
     sadari_plan: SpawnPlan | None = None
+
+    def team_groups(self) -> list[str]:
+        """The project teams (hub groups `team-...`) this spawner's user belongs to."""
+        return sorted(g.name for g in self.user.groups if g.name.startswith(TEAM_PREFIX))  # type: ignore[attr-defined]
 
     def resolve_plan(self) -> SpawnPlan:
         """The SpawnPlan for this spawner's user, from their current hub groups."""
@@ -84,7 +92,10 @@ class SadariLocalSpawner(SadariSpawnerMixin, SimpleLocalProcessSpawner):
     """
 
     async def provision_labs(self, plan: SpawnPlan) -> None:
-        """Copy new material into the home folder in a worker thread."""
+        """Copy new material into the home folder in a worker thread; link the trainee's team
+        folders into it."""
+        if self.teams_dir:
+            await asyncio.to_thread(self.link_team_folders)
         if not plan.labs:
             return
         decisions = await asyncio.to_thread(
@@ -99,3 +110,15 @@ class SadariLocalSpawner(SadariSpawnerMixin, SimpleLocalProcessSpawner):
             written or "nothing",
             kept or "nothing",
         )
+
+    def link_team_folders(self) -> None:
+        """`<home>/team-...` → the team's shared folder, made if missing (a link that is already
+        there, or a trainee's own file of that name, is left alone)."""
+        home = Path(self.home_dir)
+        home.mkdir(parents=True, exist_ok=True)
+        for group in self.team_groups():
+            shared = Path(self.teams_dir) / group
+            shared.mkdir(parents=True, exist_ok=True)
+            link = home / group
+            if not link.exists() and not link.is_symlink():
+                link.symlink_to(shared, target_is_directory=True)

@@ -6,8 +6,14 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 # Numerical libraries start a thread per core: on a many-core host that would eat the process
-# limit (threads count) and oversubscribe the CPU. Every backend's kernel gets one thread each.
-THREAD_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+# limit (threads count) and oversubscribe the CPU; glibc gives each thread a malloc arena, which
+# alone took ~450 MB of a kernel's address-space limit. Every backend's kernel gets these.
+KERNEL_ENV = {
+    "OMP_NUM_THREADS": "1",
+    "OPENBLAS_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+    "MALLOC_ARENA_MAX": "2",
+}
 
 
 @dataclass(frozen=True)

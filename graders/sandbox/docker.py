@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .base import THREAD_ENV, Limits
+from .base import KERNEL_ENV, Limits
 from .pool import Kernel, KernelPool, connect, connection_file
 
 UID = 1000  # the grader image's unprivileged user
@@ -171,7 +171,7 @@ class DockerSandbox(KernelPool):
             "nofile=256",
             "--ulimit",
             "core=0",
-            *[arg for k, v in THREAD_ENV.items() for arg in ("--env", f"{k}={v}")],
+            *[arg for k, v in KERNEL_ENV.items() for arg in ("--env", f"{k}={v}")],
             self.image,
             # docker has no address-space ulimit: util-linux's prlimit sets it for the kernel
             "prlimit",

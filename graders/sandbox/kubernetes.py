@@ -42,7 +42,7 @@ import math
 import re
 from typing import Any
 
-from .base import Limits
+from .base import KERNEL_ENV, Limits
 
 __all__ = [
     "DEADLINE_MARGIN_SECONDS",
@@ -89,7 +89,7 @@ def kernel_command(memory_bytes: int) -> list[str]:
         "/bin/sh",
         "-c",
         f"until [ -s {RUN_PATH}/kernel.json ]; do sleep 0.05; done; umask 0007; "
-        "export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1; "
+        f"export {' '.join(f'{k}={v}' for k, v in KERNEL_ENV.items())}; "
         f"exec prlimit --as={int(memory_bytes)} -- python -m ipykernel_launcher "
         f"-f {RUN_PATH}/kernel.json --IPKernelApp.no_stdout=False --HistoryManager.enabled=False",
     ]

@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .base import Limits
+from .base import KERNEL_ENV, Limits
 from .pool import Kernel, KernelPool, connect, connection_file, execute
 
 __all__ = ["LocalKernel", "LocalSandbox", "available", "cleanup_stale_jobs", "execute"]
@@ -195,15 +195,7 @@ class LocalSandbox(KernelPool):
             "--setenv",
             "LANG",
             "C.UTF-8",
-            "--setenv",
-            "OMP_NUM_THREADS",
-            "1",
-            "--setenv",
-            "OPENBLAS_NUM_THREADS",
-            "1",
-            "--setenv",
-            "MKL_NUM_THREADS",
-            "1",
+            *[arg for k, v in KERNEL_ENV.items() for arg in ("--setenv", k, v)],
             "--",
             "setpriv",
             f"--reuid={uid}",
