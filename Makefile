@@ -7,7 +7,7 @@ export SADARI_PROJECT_DIR := $(CURDIR)
 export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 
 .PHONY: help install system-deps run seed test test-unit test-service test-hub test-postgresql \
-        test-sandbox test-docker images lint format bench-spawn bench-exchange bench-autograde clean
+        test-sandbox test-docker images lint format bench-spawn bench-exchange bench-autograde bench-select clean
 
 help:
 	@echo "make run          install, seed the demo cohort, start on http://127.0.0.1:8000"
@@ -88,6 +88,9 @@ bench-exchange: install
 
 bench-autograde: install
 	$(BIN)/python benchmarks/autograde.py
+
+bench-select: install
+	$(BIN)/python benchmarks/selection.py
 
 format: install
 	$(BIN)/ruff format hub graders tests benchmarks images helm

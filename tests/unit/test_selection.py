@@ -586,7 +586,7 @@ def synthetic(n: int, m: int, seed: int = 1) -> tuple[SelectionPolicy, list[Cand
 
 
 def test_ten_thousand_by_thirty_fills_every_pool() -> None:
-    """The benchmark's size (its time is measured in benchmarks/select.py, not asserted here)."""
+    """The benchmark's size (its time is measured in benchmarks/selection.py, not asserted here)."""
     pol, people = synthetic(10_000, 30)
     d = select(pol, people)
     assert len(d.outcomes) == 10_000 and len(d.pools) == 4

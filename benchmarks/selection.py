@@ -8,7 +8,7 @@ core/selection.select under a policy with A components and the top N per track. 
 preview's rows is not timed. There is no other tool to compare with, so the time is set against
 the issue's target (0.5 s for 10,000 trainees x 30 assessments) as `ratio_to_target` (< 1: faster).
 
-    python benchmarks/select.py [-n 10000] [--assessments 30] [--repeat 3] [--top 500]
+    python benchmarks/selection.py [-n 10000] [--assessments 30] [--repeat 3] [--top 500]
 
 Ends with one line: RESULT select n=... assessments=... seconds=... rows_per_s=... target_s=0.5
 ratio_to_target=...
