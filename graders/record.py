@@ -3,7 +3,7 @@ entries — from the sandbox's trusted execution records, so formgrader (manual 
 `nbgrader generate_feedback` work unchanged on sandboxed grading.
 
 nbgrader's own preprocessors do the work: the submission is sanitised as `autograde` does it
-(ClearOutput, DeduplicateIds, OverwriteKernelspec, OverwriteCells, CheckCellMetadata); in place of
+(ClearOutput, DeduplicateIds, OverwriteKernelspec, OverwriteCells); in place of
 nbgrader's Execute, each cell gets the outputs the trusted side recorded when it ran in the sandbox
 (an error output where the cell failed, timed out, killed its kernel, was never reached, or where the
 tamper probe before a test failed); then LimitOutput and SaveAutoGrades. The scores that stand are
@@ -183,12 +183,13 @@ def _write(
             try:
                 # reads() joins multi-line sources as nbgrader's preprocessors expect
                 nb = nbformat.reads(json.dumps(notebook.submission), as_version=4)
+                # stock autograde also checks the metadata here; nothing below changes metadata,
+                # so the one check after SaveAutoGrades covers both (it is the costly step)
                 for pp in (
                     ClearOutput(),
                     DeduplicateIds(),
                     OverwriteKernelspec(),
                     OverwriteCells(),
-                    CheckCellMetadata(),
                 ):
                     nb, resources = pp.preprocess(nb, resources)
                 _inject(nb, notebook)
