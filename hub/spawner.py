@@ -122,3 +122,13 @@ class SadariLocalSpawner(SadariSpawnerMixin, SimpleLocalProcessSpawner):
             link = home / group
             if not link.exists() and not link.is_symlink():
                 link.symlink_to(shared, target_is_directory=True)
+
+
+def __getattr__(name: str) -> Any:
+    """`sadari.hub.spawner.SadariKubeSpawner` (the Helm chart's spawner), imported on first use so
+    that local installs need no Kubernetes client."""
+    if name == "SadariKubeSpawner":
+        from .kubespawner import SadariKubeSpawner
+
+        return SadariKubeSpawner
+    raise AttributeError(name)

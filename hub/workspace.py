@@ -73,3 +73,29 @@ def provision(workspace: Path, labs_root: Path, labs: Iterable[LabFile]) -> list
         body = json.dumps(new, indent=1, sort_keys=True).encode()
         _atomic_write(manifest_path, lambda f: f.write(body))
     return decisions
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m sadari.hub.workspace --labs DIR --home DIR SRC=DEST ...`: provision labs into a
+    workspace with the same rules as the hub does for local servers (used by the init container
+    of a trainee's pod, where the labs come from the image and the workspace is the user volume)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--labs", type=Path, required=True, help="the labs folder")
+    parser.add_argument("--home", type=Path, required=True, help="the trainee's workspace")
+    parser.add_argument("pairs", nargs="*", metavar="SRC=DEST")
+    args = parser.parse_args(argv)
+    labs = []
+    for pair in args.pairs:
+        source, sep, dest = pair.partition("=")
+        if not sep or not source or not dest:
+            parser.error(f"{pair!r} is not SRC=DEST")
+        labs.append(LabFile(source, dest))
+    for d in provision(args.home, args.labs, labs):
+        print(f"{d.action:>8}  {d.dest}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
