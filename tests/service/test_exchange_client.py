@@ -15,6 +15,7 @@ import os
 import stat
 import subprocess
 import zipfile
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +44,7 @@ from sadari.graders.exchange.listing import (
     readable_timestamp,
     submission_info,
 )
-from tests.support.hub import BIN, ROOT, RunningHub, free_port
+from tests.support.hub import BIN, ROOT, RunningHub, free_port, sadari
 
 CONFIG_DIR = ROOT / "graders" / "exchange"
 
@@ -465,6 +466,10 @@ def test_release_fetch_submit_collect_feedback_round_trip(hub: RunningHub, tmp_p
         )
 
     ex("instructor", "ReleaseAssignment").start()
+    # the demo cohort's due dates are fixed dates: give this one a deadline a week from now, so
+    # the submissions below are on time whatever day the test runs
+    due = (datetime.now(UTC) + timedelta(days=7)).isoformat(timespec="seconds")
+    sadari(hub.env, "deadline", "set", aid, due, "--cohort", "2026-seoul-1", "--reason", "test")
 
     # list and fetch
     [info] = [a for a in ex("trainee001", "List").start() if a["assignment_id"] == aid]
