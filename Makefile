@@ -33,9 +33,9 @@ system-deps:
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
 
-$(VENV)/.installed: $(BIN)/activate pyproject.toml labs/requirements.txt
+$(VENV)/.installed: $(BIN)/activate pyproject.toml labs/requirements.txt $(wildcard labs/requirements/*.txt)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[test,postgresql,auth]' -r labs/requirements.txt
+	$(BIN)/python -m pip install -q -e '.[test,postgresql,auth,docker]' -r labs/requirements.txt
 	touch $@
 
 node_modules/.installed: package.json package-lock.json | system-deps

@@ -21,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import tomllib
+from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,17 +37,73 @@ PLATFORMS = (
     "manylinux_2_17_x86_64",
     "manylinux2014_x86_64",
 )
-# target -> (Dockerfile folder, requirement files staged as requirements/<name>); every context
-# also gets project/: a wheel of sadari itself
-TARGETS: dict[str, tuple[Path, dict[str, Path]]] = {
-    "grader": (
-        IMAGES / "grader",
-        {
-            "grader.txt": IMAGES / "grader" / "requirements.txt",
-            "labs.txt": ROOT / "labs" / "requirements.txt",
-        },
-    ),
-}
+TRACKS = ("data-analysis", "product-manager", "azure-ai", "vision-ai")
+LAB_REQUIREMENTS = ROOT / "labs" / "requirements"
+
+
+@dataclass(frozen=True)
+class Target:
+    """One image: its Dockerfile folder, what is staged into its build context (context path ->
+    file or folder of the repository), build arguments, and the targets it is built FROM."""
+
+    folder: Path
+    stage: dict[str, Path]
+    args: dict[str, str] = field(default_factory=dict)
+    needs: tuple[str, ...] = ()
+
+
+def _labs_requirements() -> dict[str, Path]:
+    # labs/requirements.txt includes labs/requirements/*.txt: staged with the same layout
+    return {
+        "requirements/labs/requirements.txt": ROOT / "labs" / "requirements.txt",
+        "requirements/labs/requirements": LAB_REQUIREMENTS,
+    }
+
+
+def _targets() -> dict[str, Target]:
+    targets = {
+        "grader": Target(
+            IMAGES / "grader",
+            {"requirements/grader.txt": IMAGES / "grader" / "requirements.txt"}
+            | _labs_requirements(),
+        ),
+        "singleuser": Target(
+            IMAGES / "singleuser",
+            {
+                "requirements/singleuser.txt": IMAGES / "singleuser" / "requirements.txt",
+                "etc": IMAGES / "singleuser" / "etc",
+            },
+        ),
+        "hub": Target(
+            IMAGES / "hub",
+            {"requirements/hub.txt": IMAGES / "hub" / "requirements.txt", "labs": ROOT / "labs"},
+        ),
+    }
+    for track in TRACKS:
+        targets[f"lab-{track}"] = Target(
+            IMAGES / "lab",
+            _labs_requirements()
+            | {
+                f"labs/{track}": ROOT / "labs" / track,
+                "labs/curriculum.yaml": ROOT / "labs" / "curriculum.yaml",
+            },
+            args={"TRACK": track, "SINGLEUSER_IMAGE": "{singleuser}"},
+            needs=("singleuser",),
+        )
+    return targets
+
+
+TARGETS = _targets()
+
+
+def with_needs(names: list[str]) -> list[str]:
+    """`names` and the targets they are built FROM, each once, dependencies first."""
+    out: list[str] = []
+    for name in names:
+        for need in (*TARGETS[name].needs, name):
+            if need not in out:
+                out.append(need)
+    return out
 
 
 def version() -> str:
@@ -108,10 +165,34 @@ def build_base(name: str = DEFAULT_BASE) -> None:
             sys.exit("tar of the base file system failed")
 
 
+# Dependencies published only as source (pure Python): built into wheels on this machine first,
+# since the download below takes binary wheels only (for the images' Python, not the host's).
+SOURCE_ONLY = ("onetimepass==1.0.1",)  # of jupyterhub-nativeauthenticator (hub image)
+
+
 def fill_wheelhouse(wheelhouse: Path, requirements: list[Path]) -> None:
     """Download the wheels the images need into `wheelhouse` (binary wheels for the images'
     Python, whatever the host's Python is)."""
     wheelhouse.mkdir(parents=True, exist_ok=True)
+    for spec in SOURCE_ONLY:
+        name = spec.split("==")[0]
+        if not any(wheelhouse.glob(f"{name}-{spec.split('==')[1]}-py*.whl")):
+            log(f"pip wheel {spec} (published as source only)")
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "pip",
+                    "wheel",
+                    "--quiet",
+                    "--disable-pip-version-check",
+                    "--no-deps",
+                    "--wheel-dir",
+                    str(wheelhouse),
+                    spec,
+                ],
+                check=True,
+            )
     platforms = [arg for p in PLATFORMS for arg in ("--platform", p)]
     reqs = [arg for r in requirements for arg in ("-r", str(r))]
     log(f"pip download into {wheelhouse}")
@@ -126,6 +207,8 @@ def fill_wheelhouse(wheelhouse: Path, requirements: list[Path]) -> None:
             "--dest",
             str(wheelhouse),
             "--only-binary=:all:",
+            "--find-links",
+            str(wheelhouse),
             "--implementation",
             "cp",
             "--python-version",
@@ -137,6 +220,17 @@ def fill_wheelhouse(wheelhouse: Path, requirements: list[Path]) -> None:
         ],
         check=True,
     )
+
+
+def requirement_files(targets: list[str]) -> list[Path]:
+    """The top-level requirement files the targets install (labs/requirements.txt includes
+    every track's)."""
+    files: list[Path] = []
+    for target in targets:
+        for staged, source in TARGETS[target].stage.items():
+            if staged.startswith("requirements/") and source.is_file() and source not in files:
+                files.append(source)
+    return files
 
 
 def project_wheel(dest: Path) -> None:
@@ -161,28 +255,43 @@ def project_wheel(dest: Path) -> None:
     )
 
 
+def _stage(context: Path, staged: str, source: Path) -> None:
+    dest = context / staged
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    if source.is_dir():
+        shutil.copytree(
+            source,
+            dest,
+            ignore=shutil.ignore_patterns("__pycache__", "*.pyc", ".ipynb_checkpoints"),
+        )
+    else:
+        shutil.copy(source, dest)
+
+
 def build(target: str, base_image: str, wheelhouse: Path) -> str:
-    """Build one target from a staged context (Dockerfile, requirements, wheelhouse)."""
-    folder, requirements = TARGETS[target]
+    """Build one target from a staged context (Dockerfile, requirements, wheelhouse, labs)."""
+    spec = TARGETS[target]
     name = image_name(target)
     with tempfile.TemporaryDirectory(prefix=f"sadari-build-{target}-") as tmp:
         context = Path(tmp)
-        shutil.copy(folder / "Dockerfile", context / "Dockerfile")
-        (context / "requirements").mkdir()
-        for staged, source in requirements.items():
-            shutil.copy(source, context / "requirements" / staged)
+        shutil.copy(spec.folder / "Dockerfile", context / "Dockerfile")
+        for staged, source in spec.stage.items():
+            _stage(context, staged, source)
         project_wheel(context / "project")
         try:
             shutil.copytree(wheelhouse, context / "wheelhouse", copy_function=os.link)
         except OSError:  # another file system: copy instead of linking
             shutil.rmtree(context / "wheelhouse", ignore_errors=True)
             shutil.copytree(wheelhouse, context / "wheelhouse")
-        log(f"docker build {name} (BASE_IMAGE={base_image})")
+        args = {"BASE_IMAGE": base_image}
+        for key, value in spec.args.items():
+            args[key] = value.format(**{t: image_name(t) for t in TARGETS})
+        build_args = [a for k, v in args.items() for a in ("--build-arg", f"{k}={v}")]
+        log(f"docker build {name} ({', '.join(f'{k}={v}' for k, v in args.items())})")
         run = docker(
             "build",
             "--quiet",
-            "--build-arg",
-            f"BASE_IMAGE={base_image}",
+            *build_args,
             "--label",
             f"org.opencontainers.image.version={version()}",
             "--tag",
@@ -218,9 +327,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.base_image != DEFAULT_BASE:
             sys.exit(f"base image {args.base_image} is not on this Docker engine")
         build_base(args.base_image)
+    targets = with_needs(args.targets)
     if not args.offline:
-        fill_wheelhouse(args.wheelhouse, [p for t in args.targets for p in TARGETS[t][1].values()])
-    for target in args.targets:
+        fill_wheelhouse(args.wheelhouse, requirement_files(targets))
+    for target in targets:
         print(build(target, args.base_image, args.wheelhouse))
     return 0
 

@@ -11,8 +11,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from posixpath import basename
+from typing import TYPE_CHECKING
 
-from .curriculum import Curriculum, Resources
+if TYPE_CHECKING:  # only types: the provisioning step in a lab image imports this module alone
+    from .curriculum import Curriculum, Resources
 
 COHORT_PREFIX = "cohort:"
 TRACK_PREFIX = "track:"

@@ -20,7 +20,11 @@ LOG = Path(os.environ.get("SADARI_DOCKERD_LOG", "/tmp/sadari-dockerd.log"))
 
 
 class Unavailable(RuntimeError):
-    """A Docker engine or image cannot be provided on this machine; the message says why."""
+    """A Docker engine cannot be provided on this machine; the message says why (a skip)."""
+
+
+class BuildFailed(RuntimeError):
+    """The engine runs but one of the project's images did not build: a failure, not a skip."""
 
 
 def _answers() -> bool:
@@ -66,15 +70,23 @@ def ensure_engine(timeout: float = 60) -> None:
 
 def ensure_image(target: str) -> str:
     """Build (or bring up to date, from the build cache) one of the project's images; its name."""
+    return ensure_images(target)[target]
+
+
+def ensure_images(*targets: str) -> dict[str, str]:
+    """Build (or bring up to date) the project's images `targets` and what they are built FROM;
+    target -> image name. An engine that cannot run is `Unavailable`; a build that fails is
+    `BuildFailed`."""
     ensure_engine()
     if not shutil.which("debootstrap"):
         _apt_install("debootstrap")
     run = subprocess.run(
-        [sys.executable, str(ROOT / "images" / "build.py"), target],
+        [sys.executable, str(ROOT / "images" / "build.py"), *targets],
         capture_output=True,
         text=True,
-        timeout=1800,
+        timeout=2400,
     )
     if run.returncode != 0:
-        raise Unavailable(f"images/build.py {target} failed: {run.stderr[-1500:]}")
-    return run.stdout.strip().splitlines()[-1]
+        raise BuildFailed(f"images/build.py {' '.join(targets)} failed: {run.stderr[-3000:]}")
+    names = run.stdout.strip().splitlines()
+    return {name.split("/", 1)[1].split(":", 1)[0]: name for name in names}
