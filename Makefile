@@ -78,7 +78,7 @@ test-docker: install
 	$(BIN)/pytest -m docker
 
 images: install
-	$(BIN)/python images/build.py grader
+	$(BIN)/python images/build.py grader hub lab-data-analysis lab-product-manager lab-azure-ai lab-vision-ai
 
 bench-spawn: install
 	$(BIN)/python benchmarks/spawn.py

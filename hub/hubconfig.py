@@ -37,7 +37,13 @@ def _bin(name: str) -> str:
 def update_hub(s: SadariSettings, c: Config) -> None:
     """Where the hub listens and keeps its state."""
     c.JupyterHub.bind_url = s.bind_url
-    c.JupyterHub.hub_bind_url = f"http://127.0.0.1:{s.hub_port}"
+    if s.spawner == "docker":
+        # containers reach the hub at the host's address on their network (the firewall of
+        # hub/dockerspawner.py keeps them to this port and the service's); the proxy and the
+        # service keep using loopback (SadariDockerSpawner.hub_connect_url, below)
+        c.JupyterHub.hub_bind_url = f"http://0.0.0.0:{s.hub_port}"
+    else:
+        c.JupyterHub.hub_bind_url = f"http://127.0.0.1:{s.hub_port}"
     c.JupyterHub.db_url = s.hub_db_url
     c.JupyterHub.cookie_secret_file = str(Path(s.data_dir) / "jupyterhub_cookie_secret")
     c.JupyterHub.template_paths = [str(TEMPLATES / "hub")]
@@ -83,9 +89,10 @@ def update_spawner(s: SadariSettings, c: Config) -> None:
     """Trainee servers: sadari's policy on the chosen backend."""
     c.JupyterHub.spawner_class = "sadari.hub.spawner.SadariLocalSpawner"
     c.SadariLocalSpawner.home_dir_template = str(s.homes_dir / "{username}")
-    c.SadariLocalSpawner.curriculum_file = str(s.curriculum_file)
-    c.SadariLocalSpawner.labs_dir = s.labs_dir
-    c.SadariLocalSpawner.teams_dir = str(Path(s.data_dir) / "teams")
+    # every backend's policy (the mixin's settings reach the local and the docker spawner)
+    c.SadariSpawnerMixin.curriculum_file = str(s.curriculum_file)
+    c.SadariSpawnerMixin.labs_dir = s.labs_dir
+    c.SadariSpawnerMixin.teams_dir = str(Path(s.data_dir) / "teams")
     c.Spawner.cmd = [_bin("jupyterhub-singleuser")]
     c.Spawner.default_url = "/lab"
     c.Spawner.start_timeout = 120
@@ -107,6 +114,29 @@ def update_spawner(s: SadariSettings, c: Config) -> None:
     }
     # jupyter_server refuses to run as root; a hub running as root (containers, CI) must say so.
     c.Spawner.args = ["--allow-root"] if os.geteuid() == 0 else []
+    if s.spawner == "docker":
+        update_docker_spawner(s, c)
+
+
+def update_docker_spawner(s: SadariSettings, c: Config) -> None:
+    """Trainee containers (hub/dockerspawner.py): the track images, a volume per trainee, the
+    internal network and its firewall; servers run as jovyan (uid 1000) from the image."""
+    c.JupyterHub.spawner_class = "sadari.hub.dockerspawner.SadariDockerSpawner"
+    d = c.SadariDockerSpawner
+    d.image = s.singleuser_image
+    d.cmd = ["jupyterhub-singleuser"]
+    d.args = []
+    d.remove = True  # a fresh container each start (the plan may have changed); the volume stays
+    d.network_name = s.docker_network
+    d.network_subnet = s.docker_subnet
+    d.network_bridge = s.docker_bridge
+    d.use_internal_ip = True
+    d.allowed_host_ports = [s.hub_port, s.service_port]
+    # named after the network, so two hubs on one engine (a test, a demo) never share them
+    d.home_volume_template = f"{s.docker_network}-home-{{username}}"
+    d.name_template = f"{s.docker_network}-{{username}}"
+    d.environment = {"SADARI_SERVICE_URL": s.service_url}
+    d.hub_connect_url = f"http://{s.trainee_host}:{s.hub_port}"
 
 
 def update_services(s: SadariSettings, c: Config) -> None:

@@ -175,15 +175,53 @@ class SadariService(Application):
             delay = RESYNC_SECONDS if ok else min(delay * 2, RESYNC_SECONDS)
             await asyncio.sleep(delay)
 
+    async def grade_waiting_forever(self) -> None:
+        """Grade the jobs left waiting in the queue (see `service_grading`): at start, then every
+        `grading_poll_seconds`; one run at a time, in a worker thread."""
+        from datetime import timedelta
+
+        from . import assessments
+        from .store import grading
+
+        poll = max(1, self.sadari.grading_poll_seconds)
+        while self.sadari.service_grading:
+            try:
+                before = self.ctx.now() - timedelta(seconds=poll)
+                with self.ctx.sessions() as s:
+                    n = grading.waiting(s, self.ctx.now(), before)
+                if n:
+                    self.log.info("grading %d job(s) left waiting in the queue", n)
+                    ops = assessments.Ops(
+                        self.sadari,
+                        self.ctx.sessions,
+                        self.ctx.blobs,
+                        self.ctx.curriculum,
+                        "sadari-service",
+                        self.ctx.now,
+                    )
+                    counts = await asyncio.to_thread(
+                        assessments.work,
+                        ops,
+                        assessments.autograder_for(self.sadari),
+                        workers=self.sadari.grading_workers,
+                        queued_before=before,
+                    )
+                    self.log.info("graded the waiting jobs: %s", counts)
+            except Exception as e:  # never let the loop die (database away, grader missing)
+                self.log.warning("grading the waiting jobs failed: %s", e)
+            await asyncio.sleep(poll)
+
     def start(self) -> None:
         """Listen on the service URL given by the hub and run forever."""
         url = urlparse(
             os.environ.get("JUPYTERHUB_SERVICE_URL", f"http://127.0.0.1:{self.sadari.service_port}")
         )
-        self.web.listen(url.port or 80, url.hostname or "127.0.0.1", xheaders=True)
+        host = os.environ.get("SADARI_SERVICE_BIND_IP") or url.hostname or "127.0.0.1"
+        self.web.listen(url.port or 80, host, xheaders=True)
         self.log.info("sadari service listening on %s%s", url.geturl(), self.prefix)
         loop = ioloop.IOLoop.current()
         loop.add_callback(self.resync_forever)
+        loop.add_callback(self.grade_waiting_forever)
         loop.start()
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
+from typing import Any
 
 from traitlets import Bool, CaselessStrEnum, Integer, Unicode, default, validate
 from traitlets.config import LoggingConfigurable
@@ -141,15 +142,64 @@ class SadariSettings(LoggingConfigurable):
         return _env("SADARI_DEMO_PASSWORD", "sadari-demo")
 
     spawner = CaselessStrEnum(
-        ["local"],
+        ["local", "docker"],
         help="""Where trainee servers run. 'local': one process per trainee on this machine, one
         home folder per trainee under <data_dir>/homes (the embedded default; no isolation between
-        trainees, for demos and development). Default: $SADARI_SPAWNER, else local.""",
+        trainees, for demos and development). 'docker': one container per trainee from their
+        track's image (images/lab) on this machine's Docker engine, a named volume per trainee,
+        memory and CPU limits, on an internal network that reaches only the hub and the service
+        (needs root for the host firewall). Default: $SADARI_SPAWNER, else local.""",
     ).tag(config=True)
 
     @default("spawner")
     def _default_spawner(self) -> str:
         return _env("SADARI_SPAWNER", "local")
+
+    docker_network = Unicode(
+        help="Docker network of the trainee containers (internal, no traffic between "
+        "containers). Default: $SADARI_DOCKER_NETWORK, else sadari-trainees.",
+    ).tag(config=True)
+
+    @default("docker_network")
+    def _default_docker_network(self) -> str:
+        return _env("SADARI_DOCKER_NETWORK", "sadari-trainees")
+
+    docker_subnet = Unicode(
+        help="Subnet of the trainee network; the host is its first address, where containers "
+        "reach the hub and the service. Default: $SADARI_DOCKER_SUBNET, else 172.30.0.0/24.",
+    ).tag(config=True)
+
+    @default("docker_subnet")
+    def _default_docker_subnet(self) -> str:
+        return _env("SADARI_DOCKER_SUBNET", "172.30.0.0/24")
+
+    @validate("docker_subnet")
+    def _valid_subnet(self, proposal: Any) -> str:
+        from .core.containers import gateway
+
+        gateway(proposal["value"])  # raises ValueError on a bad subnet
+        return str(proposal["value"])
+
+    docker_bridge = Unicode(
+        help="Host bridge of the trainee network (at most 15 characters). "
+        "Default: $SADARI_DOCKER_BRIDGE, else sadari0.",
+    ).tag(config=True)
+
+    @default("docker_bridge")
+    def _default_docker_bridge(self) -> str:
+        return _env("SADARI_DOCKER_BRIDGE", "sadari0")
+
+    singleuser_image = Unicode(
+        help="Image of servers with no track (staff) in the docker backend; trainees get their "
+        "track's image from the curriculum. Default: $SADARI_SINGLEUSER_IMAGE, else "
+        "sadari/singleuser:<version>.",
+    ).tag(config=True)
+
+    @default("singleuser_image")
+    def _default_singleuser_image(self) -> str:
+        from importlib.metadata import version
+
+        return _env("SADARI_SINGLEUSER_IMAGE", f"sadari/singleuser:{version('sadari')}")
 
     hub_admins = Unicode(
         help="Comma-separated usernames with JupyterHub admin rights (the hub's admin page). "
@@ -218,6 +268,27 @@ class SadariSettings(LoggingConfigurable):
     def _default_grading_workers(self) -> int:
         return int(_env("SADARI_GRADING_WORKERS", str(os.cpu_count() or 1)))
 
+    service_grading = Bool(
+        help="""The service grades jobs left waiting in the queue: queued before it (re)started,
+        queued with `--queue-only`, or leased by a worker that stopped; checked at start and every
+        `grading_poll_seconds`, taking jobs queued at least that long ago (fresh ones belong to
+        whoever queued them). Turn off where separate grading workers run (the Helm chart).
+        Default: $SADARI_SERVICE_GRADING (0 or 1), else on.""",
+    ).tag(config=True)
+
+    @default("service_grading")
+    def _default_service_grading(self) -> bool:
+        return _env("SADARI_SERVICE_GRADING", "1") not in ("0", "false", "no", "off")
+
+    grading_poll_seconds = Integer(
+        help="How often (seconds) the service looks for jobs left waiting in the grading queue. "
+        "Default: $SADARI_GRADING_POLL_SECONDS, else 60.",
+    ).tag(config=True)
+
+    @default("grading_poll_seconds")
+    def _default_grading_poll_seconds(self) -> int:
+        return int(_env("SADARI_GRADING_POLL_SECONDS", "60"))
+
     max_submission_files = Integer(200, help="Most files one submission may hold.").tag(config=True)
 
     @property
@@ -231,8 +302,18 @@ class SadariSettings(LoggingConfigurable):
 
     @property
     def service_url(self) -> str:
-        """The sadari service as trainee servers reach it (the exchange's base URL)."""
-        return f"http://127.0.0.1:{self.service_port}/services/sadari"
+        """The sadari service as trainee servers reach it (the exchange's base URL): on loopback
+        for local servers, at the host's address on the trainee network for containers."""
+        return f"http://{self.trainee_host}:{self.service_port}/services/sadari"
+
+    @property
+    def trainee_host(self) -> str:
+        """The address trainee servers reach the hub and the service at."""
+        if self.spawner == "docker":
+            from .core.containers import gateway
+
+            return gateway(self.docker_subnet)
+        return "127.0.0.1"
 
     @property
     def homes_dir(self) -> Path:
@@ -257,6 +338,12 @@ class SadariSettings(LoggingConfigurable):
         generated one in <data_dir>/automation-token."""
         return self.secret("automation-token", "SADARI_AUTOMATION_TOKEN")
 
+    @property
+    def pseudonym_key(self) -> bytes:
+        """Key of the leaderboard's pseudonyms: $SADARI_PSEUDONYM_KEY or a generated one in
+        <data_dir>/pseudonym-key."""
+        return self.secret("pseudonym-key", "SADARI_PSEUDONYM_KEY").encode()
+
     def environment(self) -> dict[str, str]:
         """The variables that give another process (the service) these same settings."""
         return {
@@ -266,5 +353,9 @@ class SadariSettings(LoggingConfigurable):
             "SADARI_LABS_DIR": self.labs_dir,
             "SADARI_UPGRADE_DB": "1" if self.upgrade_db else "",
             "SADARI_SERVICE_PORT": str(self.service_port),
+            "SADARI_SPAWNER": self.spawner,
+            "SADARI_SERVICE_GRADING": "1" if self.service_grading else "0",
             "SADARI_LEADERBOARD_COHORTS": self.leaderboard_cohorts,
+            # containers reach the service at the host's trainee-network address
+            "SADARI_SERVICE_BIND_IP": "0.0.0.0" if self.spawner == "docker" else "",
         }

@@ -78,13 +78,21 @@ def provision(workspace: Path, labs_root: Path, labs: Iterable[LabFile]) -> list
 def main(argv: list[str] | None = None) -> int:
     """`python -m sadari.hub.workspace --labs DIR --home DIR SRC=DEST ...`: provision labs into a
     workspace with the same rules as the hub does for local servers (used by the init container
-    of a trainee's pod, where the labs come from the image and the workspace is the user volume)."""
+    of a trainee's pod and before the server of a trainee's container, where the labs come from the
+    image and the workspace is the trainee's volume); `--then CMD...` execs CMD afterwards."""
     import argparse
 
     parser = argparse.ArgumentParser(description=main.__doc__)
     parser.add_argument("--labs", type=Path, required=True, help="the labs folder")
     parser.add_argument("--home", type=Path, required=True, help="the trainee's workspace")
     parser.add_argument("pairs", nargs="*", metavar="SRC=DEST")
+    parser.add_argument(
+        "--then",
+        nargs=argparse.REMAINDER,
+        default=[],
+        metavar="CMD",
+        help="a command to exec once the labs are in place (a container's server)",
+    )
     args = parser.parse_args(argv)
     labs = []
     for pair in args.pairs:
@@ -93,7 +101,9 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"{pair!r} is not SRC=DEST")
         labs.append(LabFile(source, dest))
     for d in provision(args.home, args.labs, labs):
-        print(f"{d.action:>8}  {d.dest}")
+        print(f"{d.action:>8}  {d.dest}", flush=True)
+    if args.then:
+        os.execvp(args.then[0], args.then)
     return 0
 
 

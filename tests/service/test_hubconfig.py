@@ -81,3 +81,33 @@ def test_production_authenticators_are_a_switch(
     assert "DemoAuthenticator" not in c
     if name == "native":
         assert any("nativeauthenticator" in p for p in c.JupyterHub.template_paths)
+
+
+def test_docker_backend(settings: SadariSettings, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SADARI_SPAWNER", raising=False)
+    # the local default keeps everything on loopback
+    local = hubconfig.apply(settings, Config())
+    assert local.JupyterHub.hub_bind_url == "http://127.0.0.1:8081"
+    assert local.JupyterHub.services[0]["environment"]["SADARI_SERVICE_BIND_IP"] == ""
+    monkeypatch.setenv("SADARI_SPAWNER", "docker")
+    monkeypatch.setenv("SADARI_DOCKER_SUBNET", "10.77.0.0/24")
+    s = SadariSettings(project_dir=settings.project_dir, data_dir=settings.data_dir)
+    c = hubconfig.apply(s, Config())
+    assert c.JupyterHub.spawner_class == "sadari.hub.dockerspawner.SadariDockerSpawner"
+    assert c.SadariDockerSpawner.hub_connect_url == "http://10.77.0.1:8081"
+    assert "hub_connect_url" not in c.JupyterHub  # the proxy and the service use loopback
+    assert c.JupyterHub.hub_bind_url == "http://0.0.0.0:8081"
+    d = c.SadariDockerSpawner
+    assert d.network_subnet == "10.77.0.0/24" and d.use_internal_ip is True
+    assert d.allowed_host_ports == [8081, 10101]
+    assert d.environment == {"SADARI_SERVICE_URL": "http://10.77.0.1:10101/services/sadari"}
+    assert d.args == [] and d.remove is True
+    service = c.JupyterHub.services[0]
+    assert service["environment"]["SADARI_SERVICE_BIND_IP"] == "0.0.0.0"
+
+
+def test_a_bad_docker_subnet_is_refused(settings: SadariSettings) -> None:
+    from traitlets import TraitError
+
+    with pytest.raises((TraitError, ValueError)):
+        SadariSettings(docker_subnet="300.1.0.0/24")
