@@ -235,12 +235,18 @@ def work(
     only: list[int] | None = None,
     lease_seconds: float = 900.0,
     progress: Progress | None = None,
+    queued_before: datetime | None = None,
 ) -> dict[str, int]:
-    """Grade queued jobs (of the submissions `only`, or all) until none is left; the outcome
-    statuses. Safe to run in several processes at once: jobs are leased one at a time."""
+    """Grade queued jobs (of the submissions `only`, or queued before `queued_before`, or all)
+    until none is left; the outcome statuses. Safe to run in several processes at once: jobs are
+    leased one at a time."""
     counts: dict[str, int] = {}
     lock = threading.Lock()
-    total = len(only) if only is not None else 0
+    if only is not None:
+        total = len(only)
+    else:
+        with ops.sessions() as s:
+            total = grading.waiting(s, ops.now(), queued_before)
     done = 0
     if progress and total:
         progress(0, total, "")
@@ -249,7 +255,7 @@ def work(
         nonlocal done
         while True:
             with ops.sessions.begin() as s:
-                job = grading.claim(s, owner, ops.now(), lease_seconds, only)
+                job = grading.claim(s, owner, ops.now(), lease_seconds, only, queued_before)
                 if job is None:
                     return
                 job_id, sub = job.id, job.submission

@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from ..core.audit import naive_utc
@@ -51,10 +51,25 @@ def _claimable(now: datetime):  # type: ignore[no-untyped-def]
     )
 
 
+def waiting(s: Session, now: datetime, queued_before: datetime | None = None) -> int:
+    """How many jobs a worker could take now (queued, or leased by a worker that stopped),
+    counting only those queued before `queued_before` if given."""
+    q = select(func.count(GradingJob.id)).where(_claimable(now))
+    if queued_before is not None:
+        q = q.where(GradingJob.enqueued_at < naive_utc(queued_before))
+    return int(s.scalar(q) or 0)
+
+
 def claim(
-    s: Session, owner: str, now: datetime, lease_seconds: float, only: Iterable[int] | None = None
+    s: Session,
+    owner: str,
+    now: datetime,
+    lease_seconds: float,
+    only: Iterable[int] | None = None,
+    queued_before: datetime | None = None,
 ) -> GradingJob | None:
-    """Lease the next job (optionally among submission ids `only`); None when there is none.
+    """Lease the next job (optionally among submission ids `only`, or queued before
+    `queued_before`); None when there is none.
 
     The caller commits. Jobs out of attempts are failed on the way, with the reason recorded.
     """
@@ -62,6 +77,8 @@ def claim(
         q = select(GradingJob.id).where(_claimable(now)).order_by(GradingJob.id).limit(1)
         if only is not None:
             q = q.where(GradingJob.submission_id.in_(list(only)))
+        if queued_before is not None:
+            q = q.where(GradingJob.enqueued_at < naive_utc(queued_before))
         job_id = s.scalars(q).first()
         if job_id is None:
             return None

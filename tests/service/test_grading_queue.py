@@ -193,5 +193,46 @@ def test_jobs_queued_before_a_restart_are_all_graded(ops: ops_.Ops) -> None:
     later = cli(ops, "grading", "work")  # a worker started after the "restart"
     out, _ = later.communicate(timeout=180)
     assert "grading: 2 graded" in out, out
+    assert "2/2" in out  # the progress bar knew the total
     with ops.sessions() as s:
         assert grading.progress(s, ids)["done"] == 2
+
+
+def test_the_service_grades_what_was_queued_before_it_restarted(ops: ops_.Ops) -> None:
+    """Jobs queued while no service runs are graded by the service once it (re)starts."""
+    ops_.release(ops, AID, COHORT)
+    ids = [submit(ops, "pm1"), submit(ops, "pm2")]
+    queued = cli(ops, "assessment", "autograde", AID, "--queue-only")
+    out, _ = queued.communicate(timeout=120)
+    assert f"{AID}: 2 queued" in out, out
+    time.sleep(1.5)  # the service takes jobs queued at least one poll interval ago
+    env = hub_env(
+        Path(ops.settings.data_dir),
+        ops.settings.db_url,
+        SADARI_GRADER="nbgrader",
+        SADARI_GRADING_WORKERS="1",
+        SADARI_GRADING_POLL_SECONDS="1",
+    )
+    env.pop("JUPYTERHUB_API_TOKEN", None)  # the service alone, no hub
+    service = subprocess.Popen(
+        [str(BIN.parent / "bin" / "python"), "-m", "sadari.hub.service"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            with ops.sessions() as s:
+                if grading.progress(s, ids)["done"] == 2:
+                    break
+            assert service.poll() is None, service.communicate()[0][-3000:]
+            time.sleep(0.5)
+        with ops.sessions() as s:
+            assert grading.progress(s, ids) == {"queued": 0, "running": 0, "done": 2, "failed": 0}
+            assert len(s.scalars(select(Result)).all()) == 2
+    finally:
+        os.killpg(service.pid, signal.SIGTERM)
+        service.communicate(timeout=30)
