@@ -429,16 +429,17 @@ def cmd_teams(args: argparse.Namespace) -> int:
 
     s, sessions, curriculum, actor = _selection_env(args)
     now = datetime.now(UTC)
-    with sessions.begin() as session:
-        if args.action == "move":
-            if not (args.username and args.team):
-                raise repo.Invalid("usage: sadari teams move USER TEAM --reason R")
+    if args.action == "move":
+        if not (args.username and args.team):
+            raise repo.Invalid("usage: sadari teams move USER TEAM --reason R")
+        with sessions.begin() as session:
             old, new = workflow.move_to_team(
                 session, args.username, args.team, reason=args.reason or "", actor=actor, now=now
             )
             print(f"{args.username}: {old.name} -> {new.name}")
-            print(ask_service_to_sync(s))
-            return 0
+        print(ask_service_to_sync(s))  # after the commit: the service syncs what is stored
+        return 0
+    with sessions.begin() as session:
         if not args.cohort:
             raise repo.Invalid(f"teams {args.action} needs --cohort")
         if args.action == "form":

@@ -41,7 +41,9 @@ from .store import selection as db
 from .store.models import Selection, SelectionOverride, Team
 
 ACTIONS = ("advance", "hold")
-VISIBLE = ("preview", "confirmed", "applied")  # what trainees may see (not rolled back)
+# what trainees may see: decisions an admin confirmed (a preview may still change; a rolled-back
+# decision no longer stands)
+VISIBLE = ("confirmed", "applied")
 INPUT_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
 USERNAME_HEADERS = ("username", "id", "user", "아이디", "사용자명", "계정")
 VALUE_HEADERS = ("value", "값")

@@ -9,6 +9,7 @@ trainee, one home folder per trainee under the data folder.
 from __future__ import annotations
 
 import asyncio
+import os
 from pathlib import Path
 from typing import Any
 
@@ -113,10 +114,18 @@ class SadariLocalSpawner(SadariSpawnerMixin, SimpleLocalProcessSpawner):
 
     def link_team_folders(self) -> None:
         """`<home>/team-...` → the team's shared folder, made if missing (a link that is already
-        there, or a trainee's own file of that name, is left alone)."""
+        there, or a trainee's own file of that name, is left alone); links to the folders of teams
+        the trainee has left are removed (the folder itself stays with its team)."""
         home = Path(self.home_dir)
         home.mkdir(parents=True, exist_ok=True)
-        for group in self.team_groups():
+        current = set(self.team_groups())
+        teams_root = Path(self.teams_dir).resolve()
+        for link in home.glob(f"{TEAM_PREFIX}*"):
+            if link.is_symlink() and link.name not in current:
+                target = Path(os.readlink(link))
+                if target.is_absolute() and target.parent.resolve() == teams_root:
+                    link.unlink()
+        for group in sorted(current):
             shared = Path(self.teams_dir) / group
             shared.mkdir(parents=True, exist_ok=True)
             link = home / group

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import hmac
 from collections.abc import Mapping
 from typing import Any
 
@@ -77,13 +78,21 @@ def standing(s: Session, username: str) -> dict[str, Any]:
     }
 
 
-def pseudonym(selection_id: int, username: str) -> str:
-    """A stable pseudonym of a trainee within one selection (8 hex digits)."""
-    return hashlib.sha256(f"{selection_id}:{username}".encode()).hexdigest()[:8]
+def pseudonym(key: bytes, selection_id: int, username: str) -> str:
+    """A stable pseudonym of a trainee within one selection (8 hex digits), keyed with a server
+    secret: knowing the cohort's usernames is not enough to tell who is behind one."""
+    return hmac.new(key, f"{selection_id}:{username}".encode(), hashlib.sha256).hexdigest()[:8]
 
 
 def leaderboard(
-    s: Session, cohort: str, username: str, *, staff: bool, top: int = 10, around: int = 2
+    s: Session,
+    cohort: str,
+    username: str,
+    *,
+    staff: bool,
+    key: bytes,
+    top: int = 10,
+    around: int = 2,
 ) -> dict[str, Any]:
     """The pseudonymous leaderboard of the cohort's newest visible selection: per pool the top
     `top` plus the caller's neighbours (+-`around`); trainees see only their own pool."""
@@ -114,7 +123,7 @@ def leaderboard(
                 "entries": [
                     {
                         "rank": r["rank"],
-                        "pseudonym": pseudonym(sel.id, r["trainee"]),
+                        "pseudonym": pseudonym(key, sel.id, r["trainee"]),
                         "total": r["total"],
                         "eligible": r["eligible"],
                         "you": r["trainee"] == username,
@@ -279,7 +288,8 @@ class LeaderboardHandler(ApiHandler):
                 e = repo.active_enrollment(repo.member(s, who["name"]))
                 if e is None or e.cohort.slug != cohort:
                     raise ApiError(403, f"{who['name']} is not in cohort {cohort!r}")
-            view = leaderboard(s, cohort, who["name"], staff=staff, top=top)
+            key = self.ctx.settings.pseudonym_key
+            view = leaderboard(s, cohort, who["name"], staff=staff, key=key, top=top)
         self.write_json(view)
 
 

@@ -8,6 +8,7 @@ The two whole-workflow tests run on SQLite and PostgreSQL; the rest on SQLite on
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -323,6 +324,9 @@ def test_candidates_attributes(sqlite_engine, cur: Curriculum) -> None:  # type:
     assert by["a01"].submissions["da-basics-check"].score == 9 and got.pending == 1
 
 
+KEY = b"test pseudonym key"
+
+
 def test_standing_and_leaderboard_views(sqlite_engine, cur: Curriculum) -> None:  # type: ignore[no-untyped-def]
     sessions = basics_cohort(sqlite_engine, cur)
     with sessions() as s:
@@ -330,9 +334,14 @@ def test_standing_and_leaderboard_views(sqlite_engine, cur: Curriculum) -> None:
     with sessions.begin() as s:
         sid = workflow.preview(s, cur, COHORT, "advanced", actor="inst", now=NOW).id
         workflow.override(s, sid, "a07", "hold", "attendance", actor="inst", now=NOW)
+    with sessions() as s:  # a preview may still change: trainees see nothing of it yet
+        assert standing(s, "a07") == {"username": "a07", "selection": None}
+        assert leaderboard(s, COHORT, "a06", staff=False, key=KEY)["pools"] == []
+    with sessions.begin() as s:
+        workflow.confirm(s, cur, sid, actor="boss", now=NOW)
     with sessions() as s:
         mine = standing(s, "a07")
-        board = leaderboard(s, COHORT, "a06", staff=False, top=2, around=1)
+        board = leaderboard(s, COHORT, "a06", staff=False, key=KEY, top=2, around=1)
     assert (mine["rank"], mine["selected"], mine["advances"]) == (3, True, False)
     assert mine["override"] == {"action": "hold", "reason": "attendance"}
     (part,) = mine["parts"]
@@ -340,8 +349,12 @@ def test_standing_and_leaderboard_views(sqlite_engine, cur: Curriculum) -> None:
     (pool,) = board["pools"]
     ranks = [(e["rank"], e["you"]) for e in pool["entries"]]
     assert ranks == [(1, False), (2, False), (4, False), (5, True), (6, False)]
-    assert pool["entries"][3]["pseudonym"] == pseudonym(sid, "a06")
+    assert pool["entries"][3]["pseudonym"] == pseudonym(KEY, sid, "a06")
     assert "a0" not in json.dumps(board)  # no usernames
+    # without the server's key the pseudonyms cannot be recomputed from the usernames
+    unkeyed = {hashlib.sha256(f"{sid}:a0{i}".encode()).hexdigest()[:8] for i in range(1, 10)}
+    assert not unkeyed & {e["pseudonym"] for e in pool["entries"]}
+    assert pseudonym(b"another key", sid, "a06") != pseudonym(KEY, sid, "a06")
 
 
 # --- the API's permission checks ------------------------------------------------------------------

@@ -70,3 +70,29 @@ def test_paths_outside_are_refused(labs: Path, tmp_path: Path, lab: LabFile) -> 
     with pytest.raises(ValueError, match="outside"):
         provision(tmp_path / "home", labs, [lab])
     assert not (tmp_path / "escape.ipynb").exists()
+
+
+def test_team_folder_links_follow_the_teams(tmp_path: Path) -> None:
+    """The local spawner links each team folder into the home, and removes the link (never the
+    folder, never the trainee's own files) once the trainee has left that team."""
+    from types import SimpleNamespace
+
+    from sadari.hub.spawner import SadariLocalSpawner
+
+    home, teams = tmp_path / "home", tmp_path / "teams"
+    sp = SadariLocalSpawner(teams_dir=str(teams))
+    sp.home_dir = str(home)
+
+    def member_of(*groups: str) -> None:
+        sp.user = SimpleNamespace(groups=[SimpleNamespace(name=g) for g in groups], name="t1")
+
+    member_of("track:data-analysis", "team-c-01")
+    sp.link_team_folders()
+    (home / "team-c-01" / "plan.md").write_text("우리 팀 계획")
+    (home / "team-notes").mkdir()  # the trainee's own folder, named like a team
+    member_of("track:data-analysis", "team-c-02")
+    sp.link_team_folders()
+    assert not (home / "team-c-01").exists()  # the link is gone ...
+    assert (teams / "team-c-01" / "plan.md").read_text() == "우리 팀 계획"  # ... the work is not
+    assert (home / "team-c-02").resolve() == (teams / "team-c-02").resolve()
+    assert (home / "team-notes").is_dir()
