@@ -57,6 +57,15 @@ def autograder_for(settings: SadariSettings) -> Autograder:
     workers = max(1, settings.grading_workers)
     limits = Limits(memory_bytes=2 * 1024**3)
     backend: KernelPool
+    if settings.grader == "kubernetes":
+        from ..graders.sandbox import cluster
+
+        try:
+            api = cluster.ClusterAPI.in_cluster()
+        except cluster.ClusterError as e:
+            raise OperationError(f"the kubernetes grader cannot run here: {e}") from None
+        kube = cluster.KubernetesSandbox(api, settings.grading_namespace, settings.grader_image)
+        return SandboxAutograder(kube, limits, settings.max_submission_bytes, record_nbgrader=True)
     if settings.grader == "docker":
         from ..graders.sandbox import docker
 

@@ -231,13 +231,15 @@ class SadariSettings(LoggingConfigurable):
     ).tag(config=True)
 
     grader = CaselessStrEnum(
-        ["sandbox", "docker", "nbgrader"],
+        ["sandbox", "docker", "kubernetes", "nbgrader"],
         help="""How submissions are autograded.
         'sandbox' (the default): single-use kernels in the local sandbox (bubblewrap: no network,
         an unprivileged uid, resource limits), scored fail-closed from execution messages; needs
         root and the bubblewrap package.
         'docker': the same, each kernel in a fresh container of the grader image (`grader_image`),
         with no network; needs a Docker engine.
+        'kubernetes': the same, each submission in a Job of the grader image in
+        `grading_namespace` (no network); for the Helm chart's grading workers (in-cluster).
         Both write the autograded notebooks and gradebook entries formgrader and nbgrader's
         feedback read.
         'nbgrader': stock `nbgrader autograde` in a subprocess, WITHOUT a sandbox (trusted code
@@ -259,6 +261,17 @@ class SadariSettings(LoggingConfigurable):
         from importlib.metadata import version
 
         return _env("SADARI_GRADER_IMAGE", f"sadari/grader:{version('sadari')}")
+
+    grading_namespace = Unicode(
+        help="Namespace of the kubernetes grader's Jobs. Default: $SADARI_GRADING_NAMESPACE, "
+        "else the namespace of the pod this runs in.",
+    ).tag(config=True)
+
+    @default("grading_namespace")
+    def _default_grading_namespace(self) -> str:
+        own = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
+        fallback = own.read_text().strip() if own.is_file() else "default"
+        return _env("SADARI_GRADING_NAMESPACE", fallback)
 
     grading_workers = Integer(
         help="Submissions graded at once. Default: $SADARI_GRADING_WORKERS, else the CPU count.",

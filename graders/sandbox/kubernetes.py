@@ -84,8 +84,12 @@ PLAN_PATH = "/job/plan"
 
 
 def kernel_command(memory_bytes: int) -> list[str]:
-    """The untrusted kernel container's command."""
+    """The untrusted kernel container's command. tini is the container's PID 1, as in the other
+    backends: the kernel is an ordinary process that signals (its own SIGKILL included) reach,
+    and what it forks is reaped."""
     return [
+        "/usr/bin/tini",
+        "--",
         "/bin/sh",
         "-c",
         f"until [ -s {RUN_PATH}/kernel.json ]; do sleep 0.05; done; umask 0007; "

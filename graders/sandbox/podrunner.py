@@ -84,13 +84,15 @@ def main(argv: list[str] | None = None) -> int:
     except RuntimeError as e:
         print(MARKER + json.dumps({"error": str(e)}), flush=True)
         return 2
-    print(MARKER + json.dumps(result, ensure_ascii=False), flush=True)
+    # ASCII only: the line passes through the container runtime's log files and the API server's
+    # log endpoint, and no byte of it can be read as a line break on the way
+    print(MARKER + json.dumps(result, ensure_ascii=True), flush=True)
     return 0
 
 
 def parse_log(log: str) -> list[dict[str, Any]]:
     """The execution records from a runner container's log (ValueError if there are none)."""
-    for line in reversed(log.splitlines()):
+    for line in reversed(log.split("\n")):  # "\n" only: str.splitlines also splits at U+0085
         if line.startswith(MARKER):
             result = json.loads(line[len(MARKER) :])
             if "error" in result:

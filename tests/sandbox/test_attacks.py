@@ -1,8 +1,11 @@
 """The attack corpus (tests/attacks/) through the real grading sandboxes: every hostile notebook gets
 the score and status tests/attacks/expected.json says it deserves, and the grader stays healthy.
 
-Each attack runs in both backends: `local` (as root with bubblewrap installed; the Makefile installs
-it) and `docker` (a real Docker engine, started and given the grader image by the test setup).
+Each attack runs in every backend: `local` (as root with bubblewrap installed; the Makefile installs
+it), `docker` (a real Docker engine, started and given the grader image by the test setup) and
+`kubernetes` (graders/sandbox/cluster.py talking to tests/support/fakekube.py: a mock of the
+Kubernetes API server, since no cluster can run here, that runs each Job's pod for real on the
+Docker engine from the Job's manifest).
 """
 
 from __future__ import annotations
@@ -11,15 +14,19 @@ import importlib.util
 import json
 import shutil
 import subprocess
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from sadari.graders.autograde import Job, SandboxAutograder
+from sadari.graders.sandbox import cluster
 from sadari.graders.sandbox import docker as docker_sandbox
 from sadari.graders.sandbox.base import Limits
 from sadari.graders.sandbox.local import LocalSandbox, available
 from tests.support import docker
+from tests.support.fakekube import FakeCluster
 from tests.support.hub import ROOT
 
 ATTACKS = ROOT / "tests" / "attacks"
@@ -37,13 +44,15 @@ LIMITS = Limits(
     scratch_bytes=64 * 1024**2,
 )
 
+FAKES: dict[str, FakeCluster] = {}  # the mock API server of the kubernetes backend
 BACKENDS = [
     pytest.param("local", marks=pytest.mark.sandbox),
     pytest.param("docker", marks=pytest.mark.docker),
+    pytest.param("kubernetes", marks=pytest.mark.docker),
 ]
 
 
-def sandbox_for(backend: str) -> LocalSandbox | docker_sandbox.DockerSandbox:
+def sandbox_for(backend: str) -> Any:
     """A backend with one slot and one kernel started ahead, or a skip with the real reason."""
     if backend == "local":
         if available() is not None:
@@ -56,6 +65,10 @@ def sandbox_for(backend: str) -> LocalSandbox | docker_sandbox.DockerSandbox:
     reason = docker_sandbox.available(image)
     if reason:
         pytest.skip(f"docker sandbox unavailable: {reason}")
+    if backend == "kubernetes":
+        fake = FAKES["kubernetes"] = FakeCluster()
+        api = cluster.ClusterAPI(fake.url, fake.token, ca_file=False)
+        return cluster.KubernetesSandbox(api, "grading", image, poll_seconds=0.2)
     return docker_sandbox.DockerSandbox(image, pool=1, limits=LIMITS)
 
 
@@ -65,6 +78,8 @@ def grader(request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
     g = SandboxAutograder(sandbox_for(request.param), LIMITS)
     yield request.param, g
     g.close()
+    if request.param in FAKES:
+        FAKES.pop(request.param).close()
 
 
 def submission_bytes(name: str) -> bytes:
@@ -100,6 +115,22 @@ def test_attack(grader: tuple[str, SandboxAutograder], tmp_path: Path, name: str
     assert sum(c.max_score for c in outcome.cells) == 5
     # the grader is healthy afterwards: only the kernels started ahead may run, one waiting in the
     # pool and one waiting to join it
+    if backend == "kubernetes":
+        # every Job and plan ConfigMap was deleted once its result was read, no pod left running
+        fake = FAKES["kubernetes"]
+        assert not fake.jobs and not fake.config_maps, (list(fake.jobs), list(fake.config_maps))
+        deadline = time.monotonic() + 30  # a deleted pod's containers go asynchronously
+        while True:
+            left = subprocess.run(
+                ["docker", "ps", "-aq", "--filter", "name=sadari-fakepod-"],
+                capture_output=True,
+                text=True,
+            ).stdout.split()
+            if not left or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        assert not left, f"pod containers left behind after {name}: {left}"
+        return
     if backend == "docker":
         containers = subprocess.run(
             ["docker", "ps", "-q", "--filter", f"label={docker_sandbox.LABEL}"],

@@ -70,13 +70,14 @@ def run_pod(image: str, pod: Path, cells: list[str]) -> list[CellRun]:
         shutil.chown(path, RUNNER_UID, RUNNER_UID)
     plan_file.chmod(0o400)
     name = f"sadari-test-kernel-{secrets.token_hex(4)}"
+    kernel = k8s.kernel_command(LIMITS.memory_bytes)  # the Job's command replaces the entrypoint
     common = ["--network", "none", "--read-only", "--cap-drop", "ALL"]
     common += ["--security-opt", "no-new-privileges", "--tmpfs", "/tmp"]
     subprocess.run(
         ["docker", "run", "-d", "--name", name, *common, "--user", f"{KERNEL_UID}:{KERNEL_UID}"]
         + ["--tmpfs", f"/job/scratch:uid={KERNEL_UID},gid={KERNEL_UID}"]
         + ["-v", f"{pod / 'run'}:{k8s.RUN_PATH}", "-w", "/job/scratch"]
-        + ["-e", "HOME=/job/scratch", image, *k8s.kernel_command(LIMITS.memory_bytes)],
+        + ["-e", "HOME=/job/scratch", "--entrypoint", kernel[0], image, *kernel[1:]],
         check=True,
         capture_output=True,
     )
