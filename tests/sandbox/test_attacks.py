@@ -145,3 +145,44 @@ def test_attack(grader: tuple[str, SandboxAutograder], tmp_path: Path, name: str
         ["pgrep", "-u", ",".join(map(str, uids))], capture_output=True, text=True
     ).stdout.split()
     assert len(left) <= 2, f"processes left behind after {name}: {left}"
+
+
+BATCH = [
+    "fork_bomb.ipynb",
+    "correct.ipynb",
+    "memory_bomb.ipynb",
+    "partial.ipynb",
+    "fill_disk.ipynb",
+    "correct.ipynb",
+    "kill_kernel.ipynb",
+    "gigabyte_stdout.ipynb",
+    "correct.ipynb",
+    "os_exit.ipynb",
+    "wrong.ipynb",
+]
+
+
+@pytest.mark.sandbox
+def test_a_mixed_batch_graded_two_at_a_time(tmp_path: Path) -> None:
+    """Attacks and honest submissions graded concurrently in one batch (two slots, as two grading
+    workers do): every submission gets exactly what it gets alone; no attack spills over."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    if available() is not None:
+        pytest.skip(f"local sandbox unavailable: {available()}")
+    autograder = SandboxAutograder(LocalSandbox(slots=2, pool=2, limits=LIMITS), LIMITS)
+
+    def grade(i: int, name: str) -> tuple[str, float, str]:
+        student = f"s{i:02d}"
+        course = tmp_path / student
+        course_with(course, student, submission_bytes(name))
+        outcome = autograder.grade(Job(course, AID, student))
+        return name, sum(c.score or 0 for c in outcome.cells), outcome.status
+
+    try:
+        with ThreadPoolExecutor(2) as pool:
+            results = list(pool.map(grade, range(len(BATCH)), BATCH))
+    finally:
+        autograder.close()
+    for name, earned, status in results:
+        assert (earned, status) == (EXPECTED[name]["score"], EXPECTED[name]["status"]), name
