@@ -23,7 +23,7 @@ from .assessments import OperationError
 from .core.curriculum import Curriculum, check_files
 from .core.labcheck import check_labs
 from .core.roster import RosterRow, parse_roster
-from .core.yamlsrc import InputError
+from .core.yamlsrc import InputError, Problem
 from .settings import SadariSettings
 from .store import repo
 from .store.db import SchemaOutOfDate, make_engine, require_current, schema_status, session_factory
@@ -96,6 +96,32 @@ def cmd_db(args: argparse.Namespace) -> int:
     return 0 if status.up_to_date else 1
 
 
+def _check_rubrics(
+    curriculum: Curriculum, files: list[Path], contents: dict[str, bytes]
+) -> list[Problem]:
+    """The manual-grading rubrics (labs/<track>/project/rubric.yaml) against their notebooks."""
+    import yaml
+
+    from .core.labcheck import check_rubric, parse_notebook
+
+    problems: list[Problem] = []
+    for file in files:
+        try:
+            spec = yaml.safe_load(file.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, yaml.YAMLError) as e:
+            mark = getattr(e, "problem_mark", None)
+            line = mark.line + 1 if mark is not None else None
+            problems.append(Problem(str(file), line, "", f"not a readable YAML rubric: {e}"))
+            continue
+        notebooks = {}
+        for rel, data in contents.items():
+            nb, _ = parse_notebook(data, rel)
+            if nb is not None:
+                notebooks[rel] = nb
+        problems += check_rubric(spec, str(file), curriculum, notebooks)
+    return problems
+
+
 def cmd_curriculum_check(args: argparse.Namespace) -> int:
     """`sadari curriculum check`: the manifest against its schema and the files in labs/ (see
     core/labcheck.py for what is checked inside the notebooks)."""
@@ -105,9 +131,10 @@ def cmd_curriculum_check(args: argparse.Namespace) -> int:
     existing = {str(p.relative_to(labs)) for p in labs.rglob("*.ipynb")}
     problems = check_files(curriculum, existing)
     referenced = [nb for nb in curriculum.referenced_files() if nb in existing]
-    problems += check_labs(
-        curriculum, {nb: (labs / nb).read_bytes() for nb in referenced}, str(labs)
-    )
+    contents = {nb: (labs / nb).read_bytes() for nb in referenced}
+    problems += check_labs(curriculum, contents, str(labs))
+    rubrics = sorted(labs.glob("*/project/rubric.yaml"))
+    problems += _check_rubrics(curriculum, rubrics, contents)
     if problems:
         raise InputError(problems)
     n_nb = len(curriculum.referenced_files())

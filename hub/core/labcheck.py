@@ -11,7 +11,11 @@
 - an assessment whose notebooks have no graded cell, or whose nbgrader points do not add up to the
   `points` the manifest declares (reported at that field of curriculum.yaml);
 - a practice notebook that is also an assessment notebook, or that holds nbgrader solution or
-  hidden-test regions (practice notebooks reach trainees as they are).
+  hidden-test regions (practice notebooks reach trainees as they are);
+- a manual-grading rubric (`check_rubric`, e.g. labs/<track>/project/rubric.yaml) whose criteria
+  are not exactly the notebook's manually graded cells with their points, whose levels do not run
+  from 0 to the criterion's points or lack Korean or English, or whose total is not the points the
+  manifest declares.
 
 Pure: no I/O. Notebook problems name the notebook file and the field (`cells[3].metadata...`).
 """
@@ -213,4 +217,92 @@ def check_labs(
                     )
             for ai, a in enumerate(plan.assessments):
                 problems += _assessment_points(curriculum, a, base + ("assessments", ai), read)
+    return problems
+
+
+def _manual_cells(nb: Mapping[str, Any]) -> dict[str, float]:
+    """grade_id -> points of the answers graded by hand (graded solution cells)."""
+    out: dict[str, float] = {}
+    for cell in nb.get("cells", []):
+        meta = _nbgrader(cell) if isinstance(cell, Mapping) else {}
+        if meta.get("grade") and meta.get("solution"):
+            out[str(meta.get("grade_id"))] = _points(meta.get("points")) or 0.0
+    return out
+
+
+def check_rubric(
+    spec: Any, file: str, curriculum: Curriculum, notebooks: Mapping[str, Mapping[str, Any]]
+) -> list[Problem]:
+    """Problems of one rubric (parsed YAML) against its assessment and notebook (`notebooks`: path
+    under labs/ -> parsed notebook)."""
+
+    def problem(field: str, message: str) -> Problem:
+        return Problem(file, None, field, message)
+
+    if not isinstance(spec, Mapping):
+        return [problem("", "a rubric is a mapping with assessment, notebook, total, criteria")]
+    found = {
+        a.id: a for t in curriculum.tracks for plan in t.stages.values() for a in plan.assessments
+    }
+    a = found.get(str(spec.get("assessment")))
+    if a is None:
+        return [
+            problem("assessment", f"{spec.get('assessment')!r} is no assessment of the curriculum")
+        ]
+    if spec.get("notebook") not in a.notebooks:
+        return [problem("notebook", f"{spec.get('notebook')!r} is not a notebook of {a.id}")]
+    problems: list[Problem] = []
+    criteria = spec.get("criteria")
+    if not isinstance(criteria, list) or not criteria:
+        return [problem("criteria", "a list of criteria is required")]
+    points: dict[str, float] = {}
+    for i, c in enumerate(criteria):
+        where = f"criteria[{i}]"
+        if not isinstance(c, Mapping):
+            problems.append(problem(where, "a criterion is a mapping"))
+            continue
+        value = _points(c.get("points"))
+        if value is None:
+            problems.append(problem(f"{where}.points", "a number >= 0 is required"))
+            continue
+        points[str(c.get("id"))] = value
+        title = c.get("title")
+        if not (isinstance(title, Mapping) and title.get("ko") and title.get("en")):
+            problems.append(problem(f"{where}.title", "needs both ko and en"))
+        levels = c.get("levels")
+        if not isinstance(levels, list) or not levels:
+            problems.append(problem(f"{where}.levels", "a list of levels is required"))
+            continue
+        level_points = [
+            _points(lv.get("points")) if isinstance(lv, Mapping) else None for lv in levels
+        ]
+        if None in level_points or max(level_points) != value or min(level_points) != 0:  # type: ignore[type-var]
+            problems.append(
+                problem(
+                    f"{where}.levels", f"levels must run from 0 to the criterion's {value:g} points"
+                )
+            )
+        for j, lv in enumerate(levels):
+            if not (isinstance(lv, Mapping) and lv.get("ko") and lv.get("en")):
+                problems.append(problem(f"{where}.levels[{j}]", "needs both ko and en"))
+    nb = notebooks.get(a.notebooks[a.notebooks.index(spec["notebook"])])
+    if nb is not None:
+        manual = _manual_cells(nb)
+        if points != manual:
+            problems.append(
+                problem(
+                    "criteria",
+                    f"criteria {points} are not the manually graded cells of {spec['notebook']} "
+                    f"{manual} (one criterion per cell, same grade_id and points)",
+                )
+            )
+    total = _points(spec.get("total"))
+    if total is None or abs(total - sum(points.values())) > 1e-9 or abs(total - a.points) > 1e-9:
+        problems.append(
+            problem(
+                "total",
+                f"total {spec.get('total')!r} must equal the criteria's sum "
+                f"({sum(points.values()):g}) and {a.id}'s points in the curriculum ({a.points:g})",
+            )
+        )
     return problems

@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 from sadari.hub.core.curriculum import Curriculum, parse_curriculum
-from sadari.hub.core.labcheck import check_labs, graded_points
+from sadari.hub.core.labcheck import check_labs, check_rubric, graded_points
 from tests.support.hub import ROOT
 
 F = "labs/curriculum.yaml"
@@ -198,3 +198,32 @@ def test_the_project_labs_pass(curriculum: Curriculum) -> None:
         if (ROOT / "labs" / nb).is_file()
     }
     assert [str(p) for p in check_labs(curriculum, files)] == []
+
+
+def _rubric_case(curriculum: Curriculum) -> tuple[dict, dict]:
+    import yaml
+
+    labs = ROOT / "labs"
+    spec = yaml.safe_load((labs / "data-analysis/project/rubric.yaml").read_text(encoding="utf-8"))
+    nb = json.loads((labs / spec["notebook"]).read_text(encoding="utf-8"))
+    return spec, {spec["notebook"]: nb}
+
+
+def test_the_project_rubrics_check_out(curriculum: Curriculum) -> None:
+    spec, notebooks = _rubric_case(curriculum)
+    assert check_rubric(spec, "rubric.yaml", curriculum, notebooks) == []
+
+
+def test_a_rubric_that_disagrees_is_reported_with_its_field(curriculum: Curriculum) -> None:
+    import copy
+
+    spec, notebooks = _rubric_case(curriculum)
+    bad = copy.deepcopy(spec)
+    bad["total"] = spec["total"] + 1
+    bad["criteria"][0]["levels"][1]["en"] = ""
+    bad["criteria"][1]["points"] = spec["criteria"][1]["points"] + 1
+    fields = {p.field for p in check_rubric(bad, "rubric.yaml", curriculum, notebooks)}
+    assert {"total", "criteria", "criteria[0].levels[1]", "criteria[1].levels"} <= fields
+    unknown = {**spec, "assessment": "no-such-assessment"}
+    (p,) = check_rubric(unknown, "rubric.yaml", curriculum, notebooks)
+    assert p.field == "assessment" and p.file == "rubric.yaml"
