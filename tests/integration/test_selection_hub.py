@@ -9,6 +9,7 @@ reserved non-major seats cannot be met by two people, and says so).
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from collections.abc import Iterator
@@ -130,6 +131,14 @@ def test_apply_moves_the_selected_trainee_and_rollback_restores(hub: RunningHub)
     assert audit["chain_ok"] is True
     (entry,) = [e for e in audit["entries"] if e["action"] == "selection.apply"]
     assert entry["actor"] == "admin" and entry["details"]["inputs_hash"]
+    assert entry["details"]["policy"] and WINNER in json.dumps(entry["details"]["decisions"])
+
+    def hub_groups(user: str) -> set[str]:
+        """The user's groups as the hub itself has them (the user's own token reads them)."""
+        model = hub.call(user, "GET", f"/hub/api/users/{user}").json()
+        return {g for g in model["groups"] if g.startswith("stage:")}
+
+    assert hub_groups(WINNER) == {"stage:advanced"}
 
     back = hub.call("admin", "POST", f"{api}/{sid}/rollback", json={"reason": "재검토 / review"})
     assert back.status_code == 200, back.text
@@ -137,6 +146,8 @@ def test_apply_moves_the_selected_trainee_and_rollback_restores(hub: RunningHub)
     assert back.json()["hub_sync"]["removed"] == {"stage:advanced": [WINNER]}
     me = hub.call(WINNER, "GET", "/services/sadari/api/v1/me").json()
     assert me["enrollment"]["stage"]["id"] == "basics"
+    assert hub_groups(WINNER) == {"stage:basics"}  # the hub's own groups are restored
+    assert hub_groups(RUNNER_UP) == {"stage:basics"}
 
 
 def test_team_members_share_a_folder(hub: RunningHub) -> None:
