@@ -256,6 +256,7 @@ def docker_cleanup() -> None:
 
 def run_docker(n: int) -> int:
     """Stock DockerSpawner vs SadariDockerSpawner: n one at a time, then n at once."""
+    from sadari.hub.core.containers import gateway
     from tests.support import docker
 
     images = docker.ensure_images(
@@ -268,7 +269,8 @@ def run_docker(n: int) -> int:
             ["docker", "network", "inspect", "bridge"], capture_output=True, text=True, check=True
         ).stdout
     )[0]
-    docker0 = bridge["IPAM"]["Config"][0]["Gateway"]
+    ipam = bridge["IPAM"]["Config"][0]  # the default bridge may list only its subnet
+    docker0 = ipam.get("Gateway") or gateway(ipam["Subnet"])
     docker_cleanup()
     tmp = Path(tempfile.mkdtemp(prefix="sadari-bench-spawn-docker-"))
     token = secrets.token_hex(16)
