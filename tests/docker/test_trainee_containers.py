@@ -110,9 +110,8 @@ def test_ten_trainees_start_at_once_each_with_their_track(
         assert info["Config"]["Image"] == t.image
         assert info["Config"]["User"] == "1000:1000"
         assert info["HostConfig"]["Memory"] == resources.memory_bytes
-        assert info["HostConfig"]["NanoCpus"] or info["HostConfig"]["CpuQuota"] == int(
-            resources.cpu * 100_000
-        )
+        # DockerSpawner's cpu_limit: a CFS quota over a 100 ms period
+        assert info["HostConfig"]["CpuQuota"] == int(resources.cpu * 100_000)
         assert list(info["NetworkSettings"]["Networks"]) == [NETWORK]
         mounts = {m["Destination"]: m for m in info["Mounts"]}
         assert mounts["/home/jovyan"]["Type"] == "volume"

@@ -38,7 +38,7 @@ def image() -> str:
     try:
         return docker.ensure_image("grader")
     except docker.Unavailable as e:
-        pytest.skip(f"no Docker engine or grader image here: {e}")
+        pytest.skip(f"no Docker engine can run here: {e}")  # a failed build fails
 
 
 @pytest.fixture
