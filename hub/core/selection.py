@@ -201,17 +201,144 @@ class Part(NamedTuple):
     contribution: float
 
 
-class _Tables:
-    """The score tables of a decision (trainee x component, trainees sorted by id)."""
+class Sheet:
+    """The candidates of one selection as tables: one row per trainee (sorted by trainee id), one
+    column per policy component. `select` works on a Sheet; build it from Candidates
+    (`Sheet.of`), or straight from columns when the inputs are already tabular (the database
+    reader builds 10,000 x 30 this way without making 300,000 Submission objects).
 
-    def __init__(self, components: tuple[Component, ...], n: int) -> None:
-        m = len(components)
+    `present[i, j]`: trainee i has component j (a graded submission, an input value); `raw`: the
+    points scored or the value; `penalty`: the late penalty share (0..1, assessments);
+    `final_at`: POSIX time of the trainee's last submission among the components that apply to
+    their track (inf when none). Columns that do not apply to a trainee's track
+    (`Component.tracks`) count as absent whatever is given. The arrays are never changed.
+    """
+
+    def __init__(
+        self,
+        components: tuple[Component, ...],
+        trainees: Sequence[str],
+        cohorts: Sequence[str],
+        tracks: Sequence[str],
+        attributes: Sequence[Mapping[str, str]],
+        present: npt.ArrayLike,
+        raw: npt.ArrayLike,
+        penalty: npt.ArrayLike,
+        final_at: npt.ArrayLike,
+    ) -> None:
+        n, m = len(trainees), len(components)
+        columns = (cohorts, tracks, attributes)
+        if any(len(c) != n for c in columns):
+            raise ValueError("trainees, cohorts, tracks and attributes differ in length")
+        pr = np.asarray(present, dtype=bool).reshape(n, m)
+        rw = np.asarray(raw, dtype=np.float64).reshape(n, m)
+        pe = np.asarray(penalty, dtype=np.float64).reshape(n, m)
+        fa = np.asarray(final_at, dtype=np.float64).reshape(n)
+        order = sorted(range(n), key=trainees.__getitem__)
+        if order != list(range(n)):
+            idx = np.array(order, dtype=np.intp)
+            trainees, cohorts = [trainees[i] for i in order], [cohorts[i] for i in order]
+            tracks, attributes = [tracks[i] for i in order], [attributes[i] for i in order]
+            pr, rw, pe, fa = pr[idx], rw[idx], pe[idx], fa[idx]
+        for a, b in zip(trainees, trainees[1:], strict=False):
+            if a == b:
+                raise ValueError(f"trainee {a!r} appears twice")
         self.components = components
-        self.applies: Bools = np.zeros((n, m), dtype=bool)
-        self.present: Bools = np.zeros((n, m), dtype=bool)
-        self.raw: Floats = np.zeros((n, m))
-        self.penalty: Floats = np.zeros((n, m))
-        self.final_at: Floats = np.full(n, np.inf)  # POSIX time of the last submission
+        self.trainees: tuple[str, ...] = tuple(trainees)
+        self.cohorts: tuple[str, ...] = tuple(cohorts)
+        self.tracks: tuple[str, ...] = tuple(tracks)
+        self.attributes: tuple[Mapping[str, str], ...] = tuple(attributes)
+        applies = np.zeros((n, m), dtype=bool)
+        track_arr = np.array(self.tracks, dtype=object)
+        for track in set(self.tracks):
+            cols = [j for j, c in enumerate(components) if c.applies_to(track)]
+            applies[np.ix_(track_arr == track, np.array(cols, dtype=np.intp))] = True
+        self.applies: Bools = applies
+        self.present: Bools = pr & applies
+        self.raw: Floats = np.where(self.present, rw, 0.0)
+        self.penalty: Floats = np.where(self.present, pe, 0.0)
+        self.final_at: Floats = fa
+        for x in (self.applies, self.present, self.raw, self.penalty, self.final_at):
+            x.flags.writeable = False
+        kinds = np.array([c.kind == "assessment" for c in components], dtype=bool)
+        bad = self.present & ~(np.isfinite(rw) & (pe >= 0) & (pe <= 1))
+        bad |= self.present & (rw < 0) & kinds
+        if bad.any():
+            i, j = (int(x) for x in np.argwhere(bad)[0])
+            raise ValueError(
+                f"{self.trainees[i]}: {components[j].id}: score {rw[i, j]!r}, penalty "
+                f"{pe[i, j]!r} (scores must be finite and >= 0, penalties between 0 and 1)"
+            )
+
+    def __len__(self) -> int:
+        return len(self.trainees)
+
+    @classmethod
+    def of(cls, components: tuple[Component, ...], candidates: Iterable[Candidate]) -> Sheet:
+        """The Sheet of `candidates` (any order; ValueError for a trainee given twice).
+
+        Written for speed (with Candidates this loop is most of a selection's cost): per trainee
+        one list comprehension over the assessment columns (None keys where a column does not
+        apply to the track; dict.get answers None) and one over the input columns, then numpy.
+        """
+        cands = list(candidates)
+        n, m = len(cands), len(components)
+        a_cols = [j for j, c in enumerate(components) if c.kind == "assessment"]
+        i_cols = [j for j, c in enumerate(components) if c.kind == "input"]
+        keys: dict[str, tuple[list[str | None], list[str | None]]] = {}
+        got: list[Submission | None] = []
+        values: list[float | None] = []
+        final_at: list[float] = []
+        for c in cands:
+            k = keys.get(c.track)
+            if k is None:
+                a_keys = [
+                    components[j].id if components[j].applies_to(c.track) else None for j in a_cols
+                ]
+                i_keys = [
+                    components[j].id if components[j].applies_to(c.track) else None for j in i_cols
+                ]
+                k = keys[c.track] = (a_keys, i_keys)
+            subs, inputs = c.submissions, c.inputs
+            row = [subs.get(key) for key in k[0]]  # type: ignore[arg-type]
+            got += row
+            values += [inputs.get(key) for key in k[1]]  # type: ignore[arg-type]
+            times = [s.submitted_at for s in row if s is not None and s.submitted_at is not None]
+            final_at.append(_timestamp(max(times)) if times else math.inf)
+        present, raw, penalty = (np.zeros((n, m), dtype=bool), np.zeros((n, m)), np.zeros((n, m)))
+        if a_cols:
+            shape = (n, len(a_cols))
+            present[:, a_cols] = np.array([s is not None for s in got], dtype=bool).reshape(shape)
+            raw[:, a_cols] = np.array([0.0 if s is None else s.score for s in got]).reshape(shape)
+            pen = np.array([0.0 if s is None else s.penalty for s in got], dtype=np.float64)
+            penalty[:, a_cols] = pen.reshape(shape)
+        if i_cols:
+            shape = (n, len(i_cols))
+            present[:, i_cols] = np.array([v is not None for v in values], dtype=bool).reshape(
+                shape
+            )
+            raw[:, i_cols] = np.array([0.0 if v is None else v for v in values]).reshape(shape)
+        return cls(
+            components,
+            [c.trainee for c in cands],
+            [c.cohort for c in cands],
+            [c.track for c in cands],
+            [c.attributes for c in cands],
+            present,
+            raw,
+            penalty,
+            final_at,
+        )
+
+
+class _Tables:
+    """One decision's score tables: the Sheet's inputs and what `_score` derives from them."""
+
+    def __init__(self, sheet: Sheet) -> None:
+        n, m = len(sheet), len(sheet.components)
+        self.components = sheet.components
+        self.applies, self.present = sheet.applies, sheet.present
+        self.raw, self.penalty, self.final_at = sheet.raw, sheet.penalty, sheet.final_at
         self.percent: Floats = np.zeros((n, m))
         self.normalised: Floats = np.zeros((n, m))
         self.contribution: Floats = np.zeros((n, m))
@@ -333,28 +460,27 @@ def check_policy(policy: SelectionPolicy) -> None:
         raise ValueError(f"reserved seats must be distinct groups with seats >= 0: {labels}")
 
 
-def select(policy: SelectionPolicy, candidates: Iterable[Candidate]) -> Decision:
+def select(policy: SelectionPolicy, candidates: Iterable[Candidate] | Sheet) -> Decision:
     """Rank, check and select every candidate under `policy` (rules: the module docstring).
 
-    ValueError for bad inputs (duplicate trainee, negative or non-finite score, penalty outside
-    0..1); SelectionError when reserved seats cannot be met. Independent of the input order.
+    `candidates`: Candidates in any order, or their Sheet (whose components must be the
+    policy's). ValueError for bad inputs (duplicate trainee, negative or non-finite score,
+    penalty outside 0..1); SelectionError when reserved seats cannot be met. Independent of the
+    input order.
     """
     check_policy(policy)
-    cands = sorted(candidates, key=lambda c: c.trainee)
-    for a, b in zip(cands, cands[1:], strict=False):
-        if a.trainee == b.trainee:
-            raise ValueError(f"trainee {a.trainee!r} appears twice")
-    n = len(cands)
-    names = [pool_name(policy, c.cohort, c.track) for c in cands]
+    sheet = _sheet(policy, candidates)
+    n = len(sheet)
+    names = [pool_name(policy, co, tr) for co, tr in zip(sheet.cohorts, sheet.tracks, strict=True)]
     key_of = {
-        p: c.track if policy.pool == "track" else c.cohort
-        for p, c in zip(names, cands, strict=True)
+        p: tr if policy.pool == "track" else co
+        for p, co, tr in zip(names, sheet.cohorts, sheet.tracks, strict=True)
     }
     pools = sorted(key_of)
     pool_of = {p: i for i, p in enumerate(pools)}
     pool_idx = np.array([pool_of[p] for p in names], dtype=np.int64)
 
-    t = _tables(policy.components, cands)
+    t = _Tables(sheet)
     total, missing, low, low_total = _score(policy, t, pool_idx, len(pools))
     eligible = ~(missing.any(axis=1) | low.any(axis=1) | low_total)
     order = _order(policy, t, total, eligible, pool_idx)
@@ -362,7 +488,7 @@ def select(policy: SelectionPolicy, candidates: Iterable[Candidate]) -> Decision
     reserved = policy.reserved
     members = np.zeros((n, len(reserved)), dtype=bool)
     for r, res in enumerate(reserved):
-        members[:, r] = [c.attributes.get(res.attribute) == res.value for c in cands]
+        members[:, r] = [a.get(res.attribute) == res.value for a in sheet.attributes]
     type_of = (members.astype(np.int64) << np.arange(len(reserved))).sum(axis=1).tolist()
 
     sel = [False] * n
@@ -412,16 +538,16 @@ def select(policy: SelectionPolicy, candidates: Iterable[Candidate]) -> Decision
     }
     outcomes = []
     for i in order.tolist():
-        p, c, tot = pools_of[i], cands[i], totals[i]
+        p, tot = pools_of[i], totals[i]
         cut = cutoff[p]
         gap = None if cut is None else round(tot - cut, 6)
         groups = groups_of[type_of[i]]
         why = _why(policy, basis[i], ranks[i], seats_of[p], cut, gap, groups)
         outcomes.append(
             Outcome(
-                c.trainee,
-                c.cohort,
-                c.track,
+                sheet.trainees[i],
+                sheet.cohorts[i],
+                sheet.tracks[i],
                 names[i],
                 ranks[i],
                 tot,
@@ -433,7 +559,7 @@ def select(policy: SelectionPolicy, candidates: Iterable[Candidate]) -> Decision
                 cut,
                 gap,
                 groups,
-                c.attributes,
+                sheet.attributes[i],
                 t,
                 i,
             )  # fmt: skip
@@ -442,61 +568,17 @@ def select(policy: SelectionPolicy, candidates: Iterable[Candidate]) -> Decision
         policy,
         tuple(outcomes),
         tuple(results),
-        _hash(policy, cands, t),
+        _hash(policy, sheet),
         {o.trainee: k for k, o in enumerate(outcomes)},
     )
 
 
-def _tables(comps: tuple[Component, ...], cands: Sequence[Candidate]) -> _Tables:
-    """The input tables: applies, present, raw, penalty and each trainee's last submission time.
-
-    Written for speed (this loop is most of a selection's cost): per trainee one list
-    comprehension over the assessment columns (None keys where a column does not apply to the
-    track; dict.get answers None) and one over the input columns, then numpy.
-    """
-    n, t = len(cands), _Tables(comps, len(cands))
-    a_cols = [j for j, c in enumerate(comps) if c.kind == "assessment"]
-    i_cols = [j for j, c in enumerate(comps) if c.kind == "input"]
-    keys: dict[str, tuple[list[str | None], list[str | None]]] = {}
-    got: list[Submission | None] = []
-    values: list[float | None] = []
-    final_at: list[float] = []
-    for c in cands:
-        k = keys.get(c.track)
-        if k is None:
-            a_keys = [comps[j].id if comps[j].applies_to(c.track) else None for j in a_cols]
-            i_keys = [comps[j].id if comps[j].applies_to(c.track) else None for j in i_cols]
-            k = keys[c.track] = (a_keys, i_keys)
-        subs, inputs = c.submissions, c.inputs
-        row = [subs.get(key) for key in k[0]]  # type: ignore[arg-type]
-        got += row
-        values += [inputs.get(key) for key in k[1]]  # type: ignore[arg-type]
-        times = [s.submitted_at for s in row if s is not None and s.submitted_at is not None]
-        final_at.append(_timestamp(max(times)) if times else math.inf)
-    for track, (a_keys, i_keys) in keys.items():
-        rows = np.array([c.track == track for c in cands], dtype=bool)
-        cols = [j for j, key in zip(a_cols + i_cols, a_keys + i_keys, strict=True) if key]
-        t.applies[np.ix_(rows, np.array(cols, dtype=np.int64))] = True
-    if a_cols:
-        shape = (n, len(a_cols))
-        t.present[:, a_cols] = np.array([s is not None for s in got]).reshape(shape)
-        t.raw[:, a_cols] = np.array([0.0 if s is None else s.score for s in got]).reshape(shape)
-        pen = np.array([0.0 if s is None else s.penalty for s in got], dtype=np.float64)
-        t.penalty[:, a_cols] = pen.reshape(shape)
-    if i_cols:
-        shape = (n, len(i_cols))
-        t.present[:, i_cols] = np.array([v is not None for v in values]).reshape(shape)
-        t.raw[:, i_cols] = np.array([0.0 if v is None else v for v in values]).reshape(shape)
-    t.final_at = np.array(final_at, dtype=np.float64)
-    bad = t.present & ~(np.isfinite(t.raw) & (t.penalty >= 0) & (t.penalty <= 1))
-    bad |= t.present & (t.raw < 0) & np.array([c.kind == "assessment" for c in comps], dtype=bool)
-    if bad.any():
-        i, j = (int(x) for x in np.argwhere(bad)[0])
-        raise ValueError(
-            f"{cands[i].trainee}: {comps[j].id}: score {t.raw[i, j]!r}, penalty "
-            f"{t.penalty[i, j]!r} (scores must be finite and >= 0, penalties between 0 and 1)"
-        )
-    return t
+def _sheet(policy: SelectionPolicy, candidates: Iterable[Candidate] | Sheet) -> Sheet:
+    if not isinstance(candidates, Sheet):
+        return Sheet.of(policy.components, candidates)
+    if candidates.components != policy.components:
+        raise ValueError("the sheet's components are not the policy's")
+    return candidates
 
 
 def _timestamp(at: datetime) -> float:
@@ -724,7 +806,7 @@ def _why(
     )
 
 
-def inputs_hash(policy: SelectionPolicy, candidates: Iterable[Candidate]) -> str:
+def inputs_hash(policy: SelectionPolicy, candidates: Iterable[Candidate] | Sheet) -> str:
     """The decision hash of `policy` and `candidates` (what `select` puts in Decision.inputs_hash).
 
     SHA-256 of a canonical JSON (sorted keys, no spaces, UTF-8): the policy (`as_dict`); trainees
@@ -736,11 +818,10 @@ def inputs_hash(policy: SelectionPolicy, candidates: Iterable[Candidate]) -> str
     decision and are left out.
     """
     check_policy(policy)
-    cands = sorted(candidates, key=lambda c: c.trainee)
-    return _hash(policy, cands, _tables(policy.components, cands))
+    return _hash(policy, _sheet(policy, candidates))
 
 
-def _hash(policy: SelectionPolicy, cands: Sequence[Candidate], t: _Tables) -> str:
+def _hash(policy: SelectionPolicy, t: Sheet) -> str:
     attrs = sorted({r.attribute for r in policy.reserved})
 
     def table(x: npt.NDArray[Any]) -> str:
@@ -750,7 +831,10 @@ def _hash(policy: SelectionPolicy, cands: Sequence[Candidate], t: _Tables) -> st
     body = {
         "format": HASH_FORMAT,
         "policy": policy.as_dict(),
-        "trainees": [[c.trainee, c.cohort, c.track, [c.attributes.get(a) for a in attrs]] for c in cands],
+        "trainees": [
+            [name, co, tr, [at.get(a) for a in attrs]]
+            for name, co, tr, at in zip(t.trainees, t.cohorts, t.tracks, t.attributes, strict=True)
+        ],
         "final_submission": [None if math.isinf(x) else x for x in t.final_at.tolist()],
         "tables": {
             "shape": list(t.present.shape),
