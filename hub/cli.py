@@ -84,8 +84,10 @@ def ask_service_to_sync(settings: SadariSettings) -> str:
 
 
 def cmd_db(args: argparse.Namespace) -> int:
-    """`sadari db upgrade|status`."""
+    """`sadari db upgrade|status|scorecards [--rebuild]`."""
     s = _settings()
+    if args.action == "scorecards":
+        return _scorecards(s, args.rebuild)
     engine = make_engine(s.db_url)
     status = db_upgrade(engine) if args.action == "upgrade" else schema_status(engine)
     print(f"database: {engine.url.render_as_string(hide_password=True)}")
@@ -94,6 +96,30 @@ def cmd_db(args: argparse.Namespace) -> int:
         f"{'up to date' if status.up_to_date else 'UPGRADE NEEDED: sadari db upgrade'}"
     )
     return 0 if status.up_to_date else 1
+
+
+def _scorecards(settings: SadariSettings, rebuild: bool) -> int:
+    """Compare every trainee's scorecard with the history (exit 1 when one differs), or rewrite
+    them all from it."""
+    from .store import scorecards
+
+    engine, sessions = _open_db(settings)
+    with sessions.begin() as db:
+        count = scorecards.rebuild(db, datetime.now(UTC)) if rebuild else 0
+        stale = [] if rebuild else scorecards.stale(db)
+    engine.dispose()
+    if rebuild:
+        print(f"scorecards rebuilt from the history: {count} trainees")
+        return 0
+    if stale:
+        print(
+            f"{len(stale)} scorecards differ from the history (member ids "
+            f"{', '.join(map(str, stale[:20]))}{' ...' if len(stale) > 20 else ''}): "
+            "sadari db scorecards --rebuild"
+        )
+        return 1
+    print("scorecards agree with the history")
+    return 0
 
 
 def _check_rubrics(
@@ -594,7 +620,10 @@ def parser() -> argparse.ArgumentParser:
     teams.add_argument("--actor", help="who is acting (recorded in the audit log)")
     teams.set_defaults(func=cmd_teams)
     db = sub.add_parser("db", help="the database schema")
-    db.add_argument("action", choices=["upgrade", "status"])
+    db.add_argument("action", choices=["upgrade", "status", "scorecards"])
+    db.add_argument(
+        "--rebuild", action="store_true", help="scorecards: rewrite them all from the history"
+    )
     db.set_defaults(func=cmd_db)
     return p
 

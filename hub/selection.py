@@ -70,13 +70,13 @@ def _decide(
 ) -> tuple[core.SelectionPolicy, db.Gathered, core.Decision]:
     policy = policy_for(curriculum, stage)
     gathered = db.candidates(s, cohort, policy)
-    if not gathered.candidates:
+    if not len(gathered.sheet):
         raise repo.Invalid(
             f"no trainee of cohort {cohort!r} is in stage {policy.source!r}: nobody to select "
             f"/ {policy.source} 단계의 교육생이 없습니다"
         )
     try:
-        decision = core.select(policy, gathered.candidates)
+        decision = core.select(policy, gathered.sheet)
     except core.SelectionError as e:
         raise repo.Invalid("selection impossible / 선발 불가:\n" + "\n".join(e.problems)) from None
     return policy, gathered, decision

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from ..core.audit import naive_utc
 from ..core.deadlines import LatePolicy, effective_due, final_score, lateness
+from . import scorecards
 from .models import (
     Assessment,
     Cohort,
@@ -179,6 +180,7 @@ def record_submission(
     )
     s.add(sub)
     s.flush()
+    scorecards.refresh(s, [m.id], now)
     return sub
 
 
@@ -376,8 +378,8 @@ def record_failure(s: Session, sub: Submission, reason: str, *, now: datetime) -
     result.computed_at = naive_utc(now)
     result.details = {"reason": reason}
     if sub.result is None:
-        s.add(result)
-    s.flush()
+        sub.result = result  # not only s.add: a later call in this session must see it
+    scorecards.refresh(s, [sub.member_id], now)
     return result
 
 
@@ -417,8 +419,8 @@ def compute_result(
         "reason": reason,
     }
     if sub.result is None:
-        s.add(result)
-    s.flush()
+        sub.result = result  # not only s.add: a later call in this session must see it
+    scorecards.refresh(s, [sub.member_id], now)
     return result
 
 

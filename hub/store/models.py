@@ -19,6 +19,7 @@ from sqlalchemy import (
     Float,
     ForeignKey,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -253,6 +254,17 @@ class Result(Base):
     computed_at: Mapped[datetime] = mapped_column(DateTime)
     details: Mapped[dict[str, Any]] = mapped_column(JSON)
     submission: Mapped[Submission] = relationship(back_populates="result")
+
+
+class Scorecard(Base):
+    """A trainee's latest submission of every assessment with its result, packed as fixed-size
+    cells for bulk reads (store/scorecards.py). Derived from submissions and results, rewritten
+    with them in the same transaction."""
+
+    __tablename__ = "scorecards"
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), primary_key=True)
+    cells: Mapped[bytes] = mapped_column(LargeBinary)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
 
 
 class GradingJob(Base):

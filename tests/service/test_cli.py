@@ -8,9 +8,11 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from sqlalchemy import delete, select
 
 from sadari.hub.store import repo
 from sadari.hub.store.db import make_engine, session_factory
+from sadari.hub.store.models import Member, Scorecard
 from tests.support.hub import ROOT, hub_env, sadari
 
 
@@ -118,6 +120,17 @@ def test_select_preview_override_apply_rollback(env: dict[str, str], tmp_path: P
                 notebook="nb", cell="c", score=i + 2.0, max_score=10.0, kind="auto"
             )
             ex.record_grades(s, sub, [cell], actor="g", now=at)
+    assert sadari(env, "db", "scorecards").stdout == "scorecards agree with the history\n"
+    engine = make_engine(env["SADARI_DB_URL"])
+    with engine.begin() as c:  # a scorecard lost behind the store's back
+        c.execute(delete(Scorecard).where(Scorecard.member_id == select(Member.id).where(
+            Member.username == "t03").scalar_subquery()))  # fmt: skip
+    engine.dispose()
+    r = sadari(env, "db", "scorecards", check=False)
+    assert r.returncode == 1 and "1 scorecards differ from the history" in r.stdout
+    r = sadari(env, "db", "scorecards", "--rebuild")
+    assert "scorecards rebuilt from the history: 8 trainees" in r.stdout
+    assert sadari(env, "db", "scorecards").returncode == 0
     att = tmp_path / "출석.csv"
     att.write_bytes("아이디,값\r\nt01,90\r\n".encode("cp949"))
     r = sadari(env, "select", "inputs", str(att), "--name", "attendance")

@@ -38,6 +38,7 @@ TABLES = {
     "selection_overrides",
     "participation_inputs",
     "teams",
+    "scorecards",
 }
 
 
@@ -46,9 +47,9 @@ def test_upgrade_from_empty_to_head(db_url: str) -> None:
     before = schema_status(engine)
     assert before.current is None and not before.up_to_date
     after = upgrade(engine)
-    assert after.up_to_date and after.current == after.head == "0006"
+    assert after.up_to_date and after.current == after.head == "0007"
     assert set(inspect(engine).get_table_names()) == TABLES
-    assert upgrade(engine).current == "0006"  # upgrading again is harmless
+    assert upgrade(engine).current == "0007"  # upgrading again is harmless
 
 
 def test_old_schema_is_refused_unless_told_to_upgrade(db_url: str) -> None:
@@ -57,7 +58,7 @@ def test_old_schema_is_refused_unless_told_to_upgrade(db_url: str) -> None:
     with pytest.raises(SchemaOutOfDate) as e:
         require_current(engine)
     assert "is at revision 0001" in str(e.value) and "sadari db upgrade" in str(e.value)
-    assert require_current(engine, upgrade_db=True).current == "0006"
+    assert require_current(engine, upgrade_db=True).current == "0007"
 
 
 def test_service_and_cli_refuse_an_old_schema(tmp_path, db_url: str) -> None:  # type: ignore[no-untyped-def]

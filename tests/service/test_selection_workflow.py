@@ -318,10 +318,13 @@ def test_candidates_attributes(sqlite_engine, cur: Curriculum) -> None:  # type:
     sessions = basics_cohort(sqlite_engine, cur)
     with sessions() as s:
         got = db.candidates(s, COHORT, cur.stage("advanced").selection)  # type: ignore[arg-type]
-    by = {c.trainee: c for c in got.candidates}
-    assert by["a02"].attributes == {"track": "data-analysis", "major": "컴퓨터공학"}
-    assert by["a03"].attributes["major"] == "non-major" and by["a04"].submissions == {}
-    assert by["a01"].submissions["da-basics-check"].score == 9 and got.pending == 1
+    sheet = got.sheet
+    row = {t: i for i, t in enumerate(sheet.trainees)}
+    assert sheet.attributes[row["a02"]] == {"track": "data-analysis", "major": "컴퓨터공학"}
+    assert sheet.attributes[row["a03"]]["major"] == "non-major"
+    assert not sheet.present[row["a04"]].any()
+    da = [c.id for c in sheet.components].index("da-basics-check")
+    assert sheet.raw[row["a01"], da] == 9 and got.pending == 1
 
 
 KEY = b"test pseudonym key"
