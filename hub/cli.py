@@ -486,10 +486,18 @@ def cmd_teams(args: argparse.Namespace) -> int:
         if not (args.username and args.team):
             raise repo.Invalid("usage: sadari teams move USER TEAM --reason R")
         with sessions.begin() as session:
-            old, new = workflow.move_to_team(
-                session, args.username, args.team, reason=args.reason or "", actor=actor, now=now
+            old, new, warnings = workflow.move_to_team(
+                session,
+                curriculum,
+                args.username,
+                args.team,
+                reason=args.reason or "",
+                actor=actor,
+                now=now,
             )
             print(f"{args.username}: {old.name} -> {new.name}")
+            for warning in warnings:
+                print(f"  warning: {warning}")
         print(ask_service_to_sync(s))  # after the commit: the service syncs what is stored
         return 0
     with sessions.begin() as session:

@@ -22,6 +22,7 @@ import hashlib
 import io
 import math
 import re
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, replace
 from datetime import datetime
@@ -609,10 +610,22 @@ def form_teams(
 
 
 def move_to_team(
-    s: Session, username: str, team: str, *, reason: str, actor: str, now: datetime
-) -> tuple[Team, Team]:
+    s: Session,
+    curriculum: Curriculum,
+    username: str,
+    team: str,
+    *,
+    reason: str,
+    actor: str,
+    now: datetime,
+) -> tuple[Team, Team, list[str]]:
     """Move a trainee into another team of their cohort's stage (`team`: its number or hub
-    group); (from, to). Audited with the reason."""
+    group); (from, to, warnings). Audited with the reason and the warnings.
+
+    An admin's move may break the stage's team policy (sizes, `max_same`): it is made, and each
+    rule it breaks comes back as a warning (Korean / English). A move that would leave a team
+    with nobody is refused.
+    """
     if not reason.strip():
         raise repo.Invalid("a reason is required / 사유를 입력하세요")
     e = repo.active_enrollment(repo.member(s, username))
@@ -627,9 +640,15 @@ def move_to_team(
         raise repo.NotFound(f"no team {team!r} (teams: {', '.join(t.name for t in rows)})")
     if target.id == source.id:
         raise repo.Invalid(f"{username} is in {target.name} already: nothing to change")
+    if len(source.members) == 1:
+        raise repo.Invalid(
+            f"{username} is the last member of {source.name}: form the teams again instead / "
+            "팀의 마지막 팀원은 옮길 수 없습니다"
+        )
     person = next(m for m in source.members if m["username"] == username)
     source.members = [m for m in source.members if m["username"] != username]
     target.members = [*target.members, person]
+    warnings = _team_warnings(curriculum, e.stage.slug, source, target)
     for t in (source, target):
         base, n = t.explanation.split(" (수동 변경")[0], len(t.members)
         t.explanation = f"{base} (수동 변경 후 {n}명 / {n} members after manual moves)"
@@ -639,11 +658,42 @@ def move_to_team(
         actor=actor,
         action="teams.move",
         target=f"user:{username}",
-        details={"cohort": e.cohort.slug, "from": source.name, "to": target.name},
+        details={
+            "cohort": e.cohort.slug,
+            "from": source.name,
+            "to": target.name,
+            "warnings": warnings,
+        },
         reason=reason.strip(),
     )
     s.flush()
-    return source, target
+    return source, target, warnings
+
+
+def _team_warnings(curriculum: Curriculum, stage: str, *teams: Team) -> list[str]:
+    """The team policy's rules that `teams` break: sizes outside size +- 1, more than
+    `max_same` members sharing a value (attributes as stored with the members)."""
+    try:
+        _, policy = team_stage(curriculum, stage)
+    except repo.Invalid:
+        return []
+    out = []
+    for t in teams:
+        n = len(t.members)
+        if not policy.size - 1 <= n <= policy.size + 1:
+            out.append(
+                f"{t.name}: {n}명, 팀 크기 {policy.size}±1 밖 / {n} members, outside the team "
+                f"size {policy.size} +- 1"
+            )
+        for attribute, most in policy.max_same:
+            counts = Counter(m.get(attribute) for m in t.members if m.get(attribute) is not None)
+            for value, count in sorted(counts.items()):
+                if count > most:
+                    out.append(
+                        f"{t.name}: {attribute}={value} {count}명 > 최대 {most} / {count} "
+                        f"members with {attribute}={value}, more than {most}"
+                    )
+    return out
 
 
 def team_rows(teams: Sequence[Team]) -> list[dict[str, Any]]:

@@ -356,6 +356,44 @@ class TeamsHandler(ApiHandler):
         self.write_json(result, 201)
 
 
+class TeamMoveHandler(ApiHandler):
+    """POST /api/v1/cohorts/C/teams/moves {username, team, reason} (admins): move a trainee into
+    another team (its number or hub group), then sync their hub groups. The answer lists the
+    team policy's rules the move breaks (it is made anyway, and audited with them)."""
+
+    async def post(self, cohort: str) -> None:
+        """The move: {from, to, warnings, hub_sync}."""
+        who = self.caller(perm.ADMIN)
+        body = self.json_body()
+        username, team, reason = _text(body, "username"), _text(body, "team"), _text(body, "reason")
+        ctx = self.ctx
+
+        def work() -> dict[str, Any]:
+            with ctx.sessions.begin() as s:
+                e = repo.active_enrollment(repo.member(s, username))
+                if e is None or e.cohort.slug != cohort:
+                    raise ApiError(404, f"{username} is not a trainee of {cohort!r}")
+                old, new, warnings = workflow.move_to_team(
+                    s,
+                    ctx.curriculum,
+                    username,
+                    team,
+                    reason=reason,
+                    actor=who["name"],
+                    now=ctx.now(),
+                )
+                return {
+                    "username": username,
+                    "from": old.name,
+                    "to": new.name,
+                    "warnings": warnings,
+                }
+
+        result = await asyncio.to_thread(work)
+        result["hub_sync"] = await ctx.sync_hub([username])
+        self.write_json(result)
+
+
 selection_handlers = [
     ("/api/v1/selections", SelectionsHandler),
     (f"/api/v1/selections/{SID}", SelectionHandler),
@@ -364,4 +402,5 @@ selection_handlers = [
     ("/api/v1/me/standing", StandingHandler),
     (f"/api/v1/cohorts/{COHORT}/leaderboard", LeaderboardHandler),
     (f"/api/v1/cohorts/{COHORT}/teams", TeamsHandler),
+    (f"/api/v1/cohorts/{COHORT}/teams/moves", TeamMoveHandler),
 ]

@@ -28,7 +28,7 @@ from sadari.hub import selection as workflow
 from sadari.hub.core import permissions as perm
 from sadari.hub.core.audit import verify_chain
 from sadari.hub.core.curriculum import Curriculum, parse_curriculum
-from sadari.hub.core.membership import is_managed
+from sadari.hub.core.membership import is_managed, team_group
 from sadari.hub.core.roster import parse_roster
 from sadari.hub.core.yamlsrc import InputError
 from sadari.hub.handlers import default_handlers
@@ -40,7 +40,7 @@ from sadari.hub.store import exchange as ex
 from sadari.hub.store import repo
 from sadari.hub.store import selection as db
 from sadari.hub.store.db import make_engine, session_factory, upgrade
-from sadari.hub.store.models import AuditEntry, ParticipationInput
+from sadari.hub.store.models import AuditEntry, ParticipationInput, Team
 
 COHORT = "2026-seoul-1"
 DUE = datetime(2026, 11, 29, 9, 0, tzinfo=UTC)  # da-basics-check: +13d 18:00 KST
@@ -250,14 +250,26 @@ def test_teams_from_an_applied_selection(engine, cur: Curriculum) -> None:  # ty
     assert is_managed("team-2026-seoul-1-01") and not is_managed("team-alpha")  # stale ones go
     who = first[0][0]
     with sessions.begin() as s:
-        old, new = workflow.move_to_team(
-            s, who, "2", reason="같은 회사 / same employer", actor="boss", now=NOW
+        old, new, warnings = workflow.move_to_team(
+            s, cur, who, "2", reason="같은 회사 / same employer", actor="boss", now=NOW
         )
         assert (old.name, new.name) == ("team-2026-seoul-1-01", "team-2026-seoul-1-02")
+        track = next(m["track"] for m in new.members if m["username"] == who)
+        # teams of 4 with at most 2 of a track: 3 and 5 members are within 4 +- 1, 3 of a track not
+        assert warnings == [
+            f"team-2026-seoul-1-02: track={track} 3명 > 최대 2 / 3 members with "
+            f"track={track}, more than 2"
+        ]
+    with sessions.begin() as s, pytest.raises(repo.Invalid, match="in team-2026-seoul-1-02 alr"):
+        workflow.move_to_team(s, cur, who, "02", reason="again", actor="boss", now=NOW)
+    with sessions.begin() as s, pytest.raises(repo.Invalid, match="a reason is required"):
+        workflow.move_to_team(s, cur, who, "1", reason=" ", actor="boss", now=NOW)
     with sessions() as s:
         groups = repo.wanted_membership(s, [who])[who]
     assert "team-2026-seoul-1-02" in groups and "team-2026-seoul-1-01" not in groups
-    assert len(audits(sessions, "teams.form")) == 2 and len(audits(sessions, "teams.move")) == 1
+    assert len(audits(sessions, "teams.form")) == 2
+    (moved,) = audits(sessions, "teams.move")
+    assert moved.reason == "같은 회사 / same employer" and len(moved.details["warnings"]) == 1
     with sessions.begin() as s:  # rolled back: out of the project stage, out of the team groups
         workflow.rollback(s, sid, reason="redo", actor="boss", now=NOW)
     with sessions() as s:
@@ -457,5 +469,37 @@ async def test_api_permissions(sqlite_engine, cur: Curriculum, tmp_path: Path) -
         assert (await call("a01", "GET", "selections/999"))[0] == 403
         code, err = await call("inst", "GET", "selections/999")
         assert code == 404 and "no selection 999" in err["message"]
+
+        # moving a team member: teams of the three trainees left in basics, stored directly
+        with sessions.begin() as s:
+            co = db.cohort_row(s, COHORT).id
+            made_at = NOW.replace(tzinfo=None)
+            db.replace_teams(s, co, "basics", [
+                Team(cohort_id=co, stage="basics", number=k, name=team_group(COHORT, k),
+                     members=[{"username": u, "skill": 0.0, "track": "data-analysis",
+                               "major": None} for u in names],
+                     explanation="test", seed=0, created_by="test", created_at=made_at)
+                for k, names in ((1, ["a04", "a05"]), (2, ["a06"]))
+            ])  # fmt: skip
+        moves = f"cohorts/{COHORT}/teams/moves"
+        move = {"username": "a05", "team": "2", "reason": "같은 회사 / same employer"}
+        code, err = await call("inst", "POST", moves, move)
+        assert code == 403 and "custom:sadari:admin" in err["message"]
+        code, err = await call("boss", "POST", moves, {**move, "reason": " "})
+        assert code == 400 and "'reason' is required" in err["message"]
+        code, err = await call("boss", "POST", "cohorts/2026-busan-1/teams/moves", move)
+        assert code == 404 and "a05 is not a trainee of '2026-busan-1'" in err["message"]
+        code, done = await call("boss", "POST", moves, move)
+        assert code == 200 and (done["from"], done["to"]) == (
+            team_group(COHORT, 1),
+            team_group(COHORT, 2),
+        )
+        assert done["warnings"] == [] and done["hub_sync"]["status"] == "skipped"
+        code, err = await call("boss", "POST", moves, {**move, "username": "a04"})
+        assert code == 400 and "last member" in err["message"]
+        code, err = await call("boss", "POST", moves, {**move, "team": "9"})
+        assert code == 404 and "no team '9'" in err["message"]
+        with sessions() as s:
+            assert [m["username"] for m in db.teams(s, co, "basics")[1].members] == ["a06", "a05"]
     finally:
         server.stop()
