@@ -255,16 +255,24 @@ def record_feedback(
 def set_due(
     s: Session, a: Assessment, due_at: datetime, *, actor: str, reason: str, now: datetime
 ) -> None:
-    """Move an assessment's deadline for its cohort. Audited with the reason."""
+    """Move an assessment's deadline for its cohort and recompute the lateness of the results
+    already recorded. Audited with the reason."""
     old = a.effective_due
     a.due_override_at = naive_utc(due_at)
+    s.flush()
+    subs = s.scalars(select(Submission).where(Submission.assessment_id == a.id))
+    recomputed = _recompute(s, subs, now)
     append_audit(
         s,
         now=now,
         actor=actor,
         action="assessment.set_due",
         target=f"assessment:{a.stage.track.cohort.slug}/{a.slug}",
-        details={"from": old.isoformat(), "to": a.due_override_at.isoformat()},
+        details={
+            "from": old.isoformat(),
+            "to": a.due_override_at.isoformat(),
+            "results_recomputed": recomputed,
+        },
         reason=reason,
     )
 
@@ -279,7 +287,8 @@ def grant_extension(
     reason: str,
     now: datetime,
 ) -> Extension:
-    """Give one trainee a later due instant. Audited with the reason."""
+    """Give one trainee a later due instant and recompute the lateness of their results already
+    recorded. Audited with the reason."""
     m = member(s, username)
     ext = s.scalars(select(Extension).filter_by(assessment_id=a.id, member_id=m.id)).first()
     if ext is None:
@@ -299,17 +308,37 @@ def grant_extension(
             naive_utc(now),
             reason,
         )
+    s.flush()
+    subs = s.scalars(
+        select(Submission).where(Submission.assessment_id == a.id, Submission.member_id == m.id)
+    )
+    recomputed = _recompute(s, subs, now)
     append_audit(
         s,
         now=now,
         actor=actor,
         action="assessment.extension",
         target=f"user:{username}",
-        details={"assessment": a.slug, "due_at": ext.due_at.isoformat()},
+        details={
+            "assessment": a.slug,
+            "due_at": ext.due_at.isoformat(),
+            "results_recomputed": recomputed,
+        },
         reason=reason,
     )
     s.flush()
     return ext
+
+
+def _recompute(s: Session, subs: Iterable[Submission], now: datetime) -> int:
+    """Recompute the results of `subs` that have one against the due instant now in force (a
+    failed grading keeps its zero: it has no grades to recompute from); how many."""
+    count = 0
+    for sub in list(subs):
+        if sub.result is not None and sub.result.status != "failed":
+            compute_result(s, sub, now)
+            count += 1
+    return count
 
 
 def due_for(s: Session, sub: Submission) -> datetime:

@@ -10,7 +10,7 @@ from sadari.graders.autograde import CellScore
 from sadari.hub.core.curriculum import Curriculum
 from sadari.hub.core.roster import parse_roster
 from sadari.hub.store import exchange as ex
-from sadari.hub.store import repo
+from sadari.hub.store import repo, scorecards
 from sadari.hub.store.db import session_factory
 
 NOW = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
@@ -96,25 +96,35 @@ def test_results_with_lateness_extension_and_manual_grades(sessions) -> None:  #
         ex.grant_extension(
             s, a, "da1", DUE + timedelta(days=1), actor="kim", reason="병가", now=NOW
         )
-        r = ex.compute_result(s, ex.submission(s, late), NOW)
-        assert (r.penalty, r.final_score, r.late_seconds) == (0.0, 9.0, 0.0)
+        r = ex.submission(s, late).result  # recomputed by the extension
+        assert r is not None and (r.penalty, r.final_score, r.late_seconds) == (0.0, 9.0, 0.0)
+        assert r.status == "graded"
         row = ex.result_row(ex.submission(s, late))
         assert (row["username"], row["final_score"], row["penalty_percent"]) == ("da1", 9.0, 0.0)
     with sessions() as s:
-        actions = [e.action for e in repo.audit_entries(s, target="user:da1")]
-        assert actions == ["assessment.extension"]
+        (entry,) = repo.audit_entries(s, target="user:da1")
+        assert (entry.action, entry.details["results_recomputed"]) == ("assessment.extension", 1)
 
 
 def test_moving_the_deadline_is_audited(sessions) -> None:  # type: ignore[no-untyped-def]
     sid = submit(sessions, "da2", DUE + timedelta(minutes=10))
+    failed = submit(sessions, "da1", DUE + timedelta(minutes=10))
+    with sessions.begin() as s:
+        r = ex.record_grades(s, ex.submission(s, sid), cells(6.0), actor="g", now=NOW)
+        assert r.penalty == 0.1  # 10 minutes late: one started hour
+        ex.record_failure(s, ex.submission(s, failed), "the kernel died", now=NOW)
     with sessions.begin() as s:
         (a,) = ex.cohort_assessments(s, "da-basics-check", "2026-seoul-1")
         ex.set_due(s, a, DUE + timedelta(hours=1), actor="kim", reason="서버 점검", now=NOW)
-        r = ex.record_grades(s, ex.submission(s, sid), cells(6.0), actor="g", now=NOW)
-        assert r.penalty == 0.0
     with sessions() as s:
+        r = ex.submission(s, sid).result
+        assert r is not None and (r.penalty, r.final_score) == (0.0, 10.0)
+        f = ex.submission(s, failed).result
+        assert f is not None and (f.status, f.final_score) == ("failed", 0.0)
+        assert scorecards.stale(s) == []
         (entry,) = repo.audit_entries(s, target="assessment:2026-seoul-1/da-basics-check", limit=1)
         assert (entry.action, entry.reason) == ("assessment.set_due", "서버 점검")
+        assert entry.details["results_recomputed"] == 1
 
 
 def test_a_failed_grading_scores_zero_with_the_reason(sessions) -> None:  # type: ignore[no-untyped-def]
