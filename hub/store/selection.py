@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from sqlalchemy import delete, select
+from sqlalchemy import Select, delete, select
 from sqlalchemy.orm import Session, selectinload
 
 from ..core.selection import Candidate, SelectionPolicy, Sheet, Submission
@@ -90,16 +90,8 @@ def candidates(s: Session, cohort: str, policy: SelectionPolicy) -> Gathered:
     co = cohort_row(s, cohort)
     comps = policy.components
     people = s.execute(
-        select(Member.id, Member.username, Member.major, Track.id, Track.slug, Scorecard.cells)
-        .select_from(Enrollment)
-        .join(Member, Enrollment.member_id == Member.id)
-        .join(Track, Enrollment.track_id == Track.id)
-        .join(Stage, Enrollment.stage_id == Stage.id)
-        .outerjoin(Scorecard, Scorecard.member_id == Member.id)
-        .where(
-            Enrollment.cohort_id == co.id,
-            Enrollment.status == "active",
-            Stage.slug == policy.source,
+        _people(co.id, policy.source, Scorecard.cells).outerjoin(
+            Scorecard, Scorecard.member_id == Member.id
         )
     ).all()
     n, m = len(people), len(comps)
@@ -112,12 +104,7 @@ def candidates(s: Session, cohort: str, policy: SelectionPolicy) -> Gathered:
     present, raw, penalty = np.zeros((n, m), dtype=bool), np.zeros((n, m)), np.zeros((n, m))
     final_at = np.full(n, -np.inf)
     column = {c.id: j for j, c in enumerate(comps) if c.kind == "assessment"}
-    scored = s.execute(
-        select(Assessment.id, Assessment.slug, Stage.track_id)
-        .join(Stage, Assessment.stage_id == Stage.id)
-        .join(Track, Stage.track_id == Track.id)
-        .where(Track.cohort_id == co.id, Assessment.slug.in_(list(column)))
-    ).all()
+    scored = s.execute(_assessments(co.id, list(column))).all()
     if scored and n:
         # per assessment id: its policy column and its track; per trainee row: their track
         size = max(a for a, _, _ in scored) + 1
@@ -149,30 +136,10 @@ def candidates(s: Session, cohort: str, policy: SelectionPolicy) -> Gathered:
     names = {c.id: j for j, c in enumerate(comps) if c.kind == "input"}
     if names and n:
         row_of = {mid: i for i, mid in enumerate(member_ids)}
-        ids_of_cohort = (
-            select(Enrollment.member_id)
-            .join(Stage, Enrollment.stage_id == Stage.id)
-            .where(
-                Enrollment.cohort_id == co.id,
-                Enrollment.status == "active",
-                Stage.slug == policy.source,
-            )
-        )
-        q2 = select(ParticipationInput.member_id, ParticipationInput.name, ParticipationInput.value)
-        q2 = q2.where(
-            ParticipationInput.name.in_(list(names)),
-            ParticipationInput.member_id.in_(ids_of_cohort),
-        )
-        for member_id, name, value in s.execute(q2):
+        for member_id, name, value in s.execute(_inputs(co.id, policy.source, list(names))):
             i, j = row_of[member_id], names[name]
             present[i, j], raw[i, j] = True, value
-    attributes = []
-    for _, _, major, _, track, _ in people:
-        attrs = {"track": track}
-        normalised = normalise_major(major)
-        if normalised is not None:
-            attrs["major"] = normalised
-        attributes.append(attrs)
+    attributes = [_attributes(p[4], p[2]) for p in people]
     gathered.sheet = Sheet(
         comps,
         [p[1] for p in people],
@@ -204,28 +171,9 @@ def candidates_from_history(s: Session, cohort: str, policy: SelectionPolicy) ->
     slow, plain reader that tests and benchmarks/selection.py hold the fast one to (same
     decision hash)."""
     co = cohort_row(s, cohort)
-    people = s.execute(
-        select(Member.id, Member.username, Member.major, Track.id, Track.slug)
-        .select_from(Enrollment)
-        .join(Member, Enrollment.member_id == Member.id)
-        .join(Track, Enrollment.track_id == Track.id)
-        .join(Stage, Enrollment.stage_id == Stage.id)
-        .where(
-            Enrollment.cohort_id == co.id,
-            Enrollment.status == "active",
-            Stage.slug == policy.source,
-        )
-    ).all()
+    people = s.execute(_people(co.id, policy.source)).all()
     wanted = [c.id for c in policy.components if c.kind == "assessment"]
-    slug_track = {
-        aid: (slug, track)
-        for aid, slug, track in s.execute(
-            select(Assessment.id, Assessment.slug, Stage.track_id)
-            .join(Stage, Assessment.stage_id == Stage.id)
-            .join(Track, Stage.track_id == Track.id)
-            .where(Track.cohort_id == co.id, Assessment.slug.in_(wanted))
-        )
-    }
+    slug_track = {aid: (slug, track) for aid, slug, track in s.execute(_assessments(co.id, wanted))}
     track_of = {p[0]: p[3] for p in people}
     subs: dict[int, dict[str, Submission]] = {p[0]: {} for p in people}
     for member_id, aid, _, status, raw, penalty, at in scorecards.latest(s, list(subs)):
@@ -236,22 +184,56 @@ def candidates_from_history(s: Session, cohort: str, policy: SelectionPolicy) ->
     names = [c.id for c in policy.components if c.kind == "input"]
     inputs: dict[int, dict[str, float]] = {p[0]: {} for p in people}
     if names and people:
-        for member_id, name, value in s.execute(
-            select(
-                ParticipationInput.member_id, ParticipationInput.name, ParticipationInput.value
-            ).where(ParticipationInput.name.in_(names))
-        ):
-            if member_id in inputs:
-                inputs[member_id][name] = value
-    out = []
-    for member_id, username, major, _, track in people:
-        attributes = {"track": track}
-        if (normalised := normalise_major(major)) is not None:
-            attributes["major"] = normalised
-        out.append(
-            Candidate(username, cohort, track, subs[member_id], inputs[member_id], attributes)
+        for member_id, name, value in s.execute(_inputs(co.id, policy.source, names)):
+            inputs[member_id][name] = value
+    return [
+        Candidate(username, cohort, track, subs[mid], inputs[mid], _attributes(track, major))
+        for mid, username, major, _, track in people
+    ]
+
+
+def _people(cohort_id: int, stage: str, *more: Any) -> Select[Any]:
+    """(member id, username, major, track id, track slug, *more) of the trainees with an active
+    enrollment in the cohort at `stage`."""
+    return (
+        select(Member.id, Member.username, Member.major, Track.id, Track.slug, *more)
+        .select_from(Enrollment)
+        .join(Member, Enrollment.member_id == Member.id)
+        .join(Track, Enrollment.track_id == Track.id)
+        .join(Stage, Enrollment.stage_id == Stage.id)
+        .where(
+            Enrollment.cohort_id == cohort_id,
+            Enrollment.status == "active",
+            Stage.slug == stage,
         )
-    return out
+    )
+
+
+def _assessments(cohort_id: int, slugs: list[str]) -> Select[Any]:
+    """(assessment id, slug, track id) of the cohort's assessments named `slugs`."""
+    return (
+        select(Assessment.id, Assessment.slug, Stage.track_id)
+        .join(Stage, Assessment.stage_id == Stage.id)
+        .join(Track, Stage.track_id == Track.id)
+        .where(Track.cohort_id == cohort_id, Assessment.slug.in_(slugs))
+    )
+
+
+def _inputs(cohort_id: int, stage: str, names: list[str]) -> Select[Any]:
+    """(member id, name, value) of the participation inputs `names` of the trainees of
+    `_people(cohort_id, stage)`."""
+    ids = _people(cohort_id, stage).with_only_columns(Member.id)
+    return select(
+        ParticipationInput.member_id, ParticipationInput.name, ParticipationInput.value
+    ).where(ParticipationInput.name.in_(names), ParticipationInput.member_id.in_(ids))
+
+
+def _attributes(track: str, major: str | None) -> dict[str, str]:
+    """The selection attributes of a trainee: `track`, and `major` when the roster has one."""
+    attributes = {"track": track}
+    if (normalised := normalise_major(major)) is not None:
+        attributes["major"] = normalised
+    return attributes
 
 
 # --- selections ---------------------------------------------------------------------------------
