@@ -97,10 +97,7 @@ def candidates(s: Session, cohort: str, policy: SelectionPolicy) -> Gathered:
     n, m = len(people), len(comps)
     member_ids = [p[0] for p in people]
     tracks = [p[4] for p in people]
-    gathered = Gathered(
-        Sheet(comps, [], [], [], [], np.zeros((0, m)), np.zeros((0, m)), np.zeros((0, m)), []),
-        {p[1]: p[0] for p in people},
-    )
+    pending = irregular = 0
     present, raw, penalty = np.zeros((n, m), dtype=bool), np.zeros((n, m)), np.zeros((n, m))
     final_at = np.full(n, -np.inf)
     column = {c.id: j for j, c in enumerate(comps) if c.kind == "assessment"}
@@ -130,8 +127,8 @@ def candidates(s: Session, cohort: str, policy: SelectionPolicy) -> Gathered:
         present[r, c] = True
         raw[r, c], penalty[r, c] = cell["score"][use], cell["penalty"][use]
         np.maximum.at(final_at, r, cell["submitted"][use])
-        gathered.pending = int(waiting.sum())
-        gathered.irregular = int((use & (status == scorecards.IRREGULAR)).sum())
+        pending = int(waiting.sum())
+        irregular = int((use & (status == scorecards.IRREGULAR)).sum())
     final_at[np.isneginf(final_at)] = np.inf
     names = {c.id: j for j, c in enumerate(comps) if c.kind == "input"}
     if names and n:
@@ -140,7 +137,7 @@ def candidates(s: Session, cohort: str, policy: SelectionPolicy) -> Gathered:
             i, j = row_of[member_id], names[name]
             present[i, j], raw[i, j] = True, value
     attributes = [_attributes(p[4], p[2]) for p in people]
-    gathered.sheet = Sheet(
+    sheet = Sheet(
         comps,
         [p[1] for p in people],
         [cohort] * n,
@@ -151,6 +148,7 @@ def candidates(s: Session, cohort: str, policy: SelectionPolicy) -> Gathered:
         penalty,
         final_at,
     )
+    gathered = Gathered(sheet, {p[1]: p[0] for p in people}, pending, irregular)
     if gathered.pending:
         gathered.warnings.append(
             f"채점되지 않은 제출 {gathered.pending}건 (미제출로 처리) / {gathered.pending} "
