@@ -1,9 +1,10 @@
 """Stage selection: who advances to the next stage, ranked, explained and reproducible.
 
 Pure (no I/O, no clock, no database): `select(policy, candidates)` turns a SelectionPolicy (from a
-stage's `selection:` block in labs/curriculum.yaml, or built in code) and per-trainee inputs into a
-Decision: for every trainee their rank in their pool, total and its breakdown, eligibility (and why
-not), selection (and why), their pool's cutoff and their gap to it. `Decision.inputs_hash` is a
+stage's `selection:` block in labs/curriculum.yaml, or built in code) and per-trainee inputs
+(Candidates, or their Sheet: the same as tables) into a Decision: for every trainee their rank in
+their pool, total and its breakdown, eligibility (and why not), selection (and why), their pool's
+cutoff and their gap to it. `Decision.inputs_hash` is a
 SHA-256 over a canonical JSON of the policy and the inputs, so a decision can be reproduced.
 
 The rules:
