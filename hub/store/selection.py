@@ -9,6 +9,7 @@ teams) in hub/selection.py.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -48,6 +49,7 @@ _MAJOR_WORDS = {
 }
 
 
+@functools.lru_cache(maxsize=4096)  # a cohort repeats a handful of majors
 def normalise_major(text: str | None) -> str | None:
     """The roster's free-text major as a selection attribute: 비전공 / 비전공자 / non-major /
     nonmajor -> "non-major", 전공 / 전공자 / major -> "major" (case and spaces ignored), any other
