@@ -8,8 +8,8 @@ packed array of fixed-size cells (CELL), so the whole cohort is 10,000 rows and 
 
 Submissions and results stay the record; a scorecard is derived from them and rewritten in the
 same transaction whenever one of the trainee's submissions or results is written
-(store/exchange.py calls `refresh`). `rebuild` rewrites all of them from the history and
-`stale` lists the trainees whose scorecard differs from it (`sadari db scorecards --check`).
+(store/exchange.py calls `refresh`). `rebuild` rewrites all of them from the history and `stale`
+lists the trainees whose scorecard differs from it (`sadari db scorecards [--rebuild]`).
 """
 
 from __future__ import annotations
