@@ -148,8 +148,15 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered) + 0.5) - 1))]
 
 
+def _terminated(signum: int, _frame: object) -> None:
+    """SIGTERM (e.g. from `timeout`) as SystemExit, so the `finally` blocks stop the hubs, their
+    servers and containers instead of leaving them running."""
+    raise SystemExit(128 + signum)
+
+
 def main() -> int:
     """Run the benchmark and print the figures."""
+    signal.signal(signal.SIGTERM, _terminated)
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("-n", type=int, help="servers per hub (default 20; docker: 10)")
     ap.add_argument("--backend", choices=["local", "docker"], default="local")
