@@ -12,8 +12,8 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, func, select
+from sqlalchemy.orm import Session, selectinload
 
 from ..core.audit import naive_utc
 from ..core.deadlines import LatePolicy, effective_due, final_score, lateness
@@ -260,8 +260,7 @@ def set_due(
     old = a.effective_due
     a.due_override_at = naive_utc(due_at)
     s.flush()
-    subs = s.scalars(select(Submission).where(Submission.assessment_id == a.id))
-    recomputed = _recompute(s, subs, now)
+    recomputed = _recompute(s, now, Submission.assessment_id == a.id)
     append_audit(
         s,
         now=now,
@@ -309,10 +308,7 @@ def grant_extension(
             reason,
         )
     s.flush()
-    subs = s.scalars(
-        select(Submission).where(Submission.assessment_id == a.id, Submission.member_id == m.id)
-    )
-    recomputed = _recompute(s, subs, now)
+    recomputed = _recompute(s, now, Submission.assessment_id == a.id, Submission.member_id == m.id)
     append_audit(
         s,
         now=now,
@@ -330,15 +326,20 @@ def grant_extension(
     return ext
 
 
-def _recompute(s: Session, subs: Iterable[Submission], now: datetime) -> int:
-    """Recompute the results of `subs` that have one against the due instant now in force (a
-    failed grading keeps its zero: it has no grades to recompute from); how many."""
-    count = 0
-    for sub in list(subs):
-        if sub.result is not None and sub.result.status != "failed":
-            compute_result(s, sub, now)
-            count += 1
-    return count
+def _recompute(s: Session, now: datetime, *where: ColumnElement[bool]) -> int:
+    """Recompute, against the due instant now in force, the results of the submissions `where`
+    selects (a failed grading keeps its zero: it has no grades to recompute from), then each
+    trainee's scorecard once; how many results."""
+    subs = s.scalars(
+        select(Submission)
+        .join(Result, Result.submission_id == Submission.id)
+        .where(*where, Result.status != "failed")
+        .options(selectinload(Submission.result))
+    ).all()
+    for sub in subs:
+        _compute_result(s, sub, now)
+    scorecards.refresh(s, {sub.member_id for sub in subs}, now)
+    return len(subs)
 
 
 def due_for(s: Session, sub: Submission) -> datetime:
@@ -415,11 +416,20 @@ def record_failure(s: Session, sub: Submission, reason: str, *, now: datetime) -
 def compute_result(
     s: Session, sub: Submission, now: datetime, grading: tuple[str, str] | None = None
 ) -> Result:
-    """Raw score from the stored grades, lateness against the due instant, final score.
+    """Raw score from the stored grades, lateness against the due instant, final score; the
+    trainee's scorecard follows.
 
     `grading` is the grader's (status, reason); without it the last grading's are kept, so a
     later manual grade does not hide that the run timed out or crashed.
     """
+    result = _compute_result(s, sub, now, grading)
+    scorecards.refresh(s, [sub.member_id], now)
+    return result
+
+
+def _compute_result(
+    s: Session, sub: Submission, now: datetime, grading: tuple[str, str] | None = None
+) -> Result:
     previous = dict(sub.result.details) if sub.result else {}
     grading_status, reason = grading or (
         previous.get("grading_status", "graded"),
@@ -449,7 +459,6 @@ def compute_result(
     }
     if sub.result is None:
         sub.result = result  # not only s.add: a later call in this session must see it
-    scorecards.refresh(s, [sub.member_id], now)
     return result
 
 
