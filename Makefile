@@ -2,7 +2,9 @@
 SHELL := /bin/bash
 VENV := .venv
 BIN := $(VENV)/bin
-PYTHON ?= python3
+# People's servers on the embedded default run this environment's Python under their own unix
+# accounts, so it must be a Python every user can reach: Debian's (a pyenv build under /root is not)
+PYTHON ?= $(shell [ -x /usr/bin/python3 ] && echo /usr/bin/python3 || echo python3)
 export SADARI_PROJECT_DIR := $(CURDIR)
 export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 
@@ -24,18 +26,23 @@ help:
 # (PostgreSQL is installed by the test setup when a test needs it; tests start dockerd).
 system-deps:
 	@command -v npm >/dev/null || { apt-get update -q && apt-get install -y -q nodejs npm; }
+	@$(PYTHON) -c 'import ensurepip, venv' 2>/dev/null || [ "$$(id -u)" != 0 ] || \
+		{ apt-get update -q && apt-get install -y -q python3-venv; }
 	@command -v bwrap >/dev/null || [ "$$(id -u)" != 0 ] || \
 		{ apt-get update -q && apt-get install -y -q bubblewrap; }
 	@{ command -v dockerd >/dev/null && command -v debootstrap >/dev/null; } || \
 		[ "$$(id -u)" != 0 ] || \
 		{ apt-get update -q && apt-get install -y -q docker.io debootstrap; }
 
-$(BIN)/activate:
+$(BIN)/activate: | system-deps
 	$(PYTHON) -m venv $(VENV)
 
-$(VENV)/.installed: $(BIN)/activate pyproject.toml labs/requirements.txt $(wildcard labs/requirements/*.txt)
+$(VENV)/.installed: $(BIN)/activate pyproject.toml labs/requirements.txt $(wildcard labs/requirements/*.txt) \
+		hub/singleuser/lab-overrides.json
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[test,postgresql,auth,docker]' -r labs/requirements.txt
+	$(BIN)/python -m pip install -q -e '.[test,postgresql,auth,docker,singleuser]' -r labs/requirements.txt
+	install -D -m 644 hub/singleuser/lab-overrides.json \
+		$(VENV)/share/jupyter/lab/settings/overrides.d/sadari.json
 	touch $@
 
 node_modules/.installed: package.json package-lock.json | system-deps

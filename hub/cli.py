@@ -251,6 +251,15 @@ def cmd_demo_seed(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     """`sadari run`: start JupyterHub (proxy, hub, sadari service) with jupyterhub_config.py."""
     s = _settings()
+    if s.spawner == "local":
+        from .accounts import can_create_accounts, make_private
+
+        why = can_create_accounts()
+        if why:
+            print(f"sadari: refusing to serve trainees: {why}", file=sys.stderr)
+            return 2
+        make_private(Path(s.data_dir), Path(s.labs_dir))
+    os.umask(0o077)  # what the platform writes (databases, exchange, courses) is its own
     engine = make_engine(s.db_url)
     require_current(engine, upgrade_db=args.upgrade_db)
     config = Path(s.project_dir) / "jupyterhub_config.py"

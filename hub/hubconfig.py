@@ -22,6 +22,7 @@ TEMPLATES = Path(__file__).with_name("templates")
 EXCHANGE_CONFIG_DIR = str(
     Path(importlib.util.find_spec("sadari.graders").submodule_search_locations[0]) / "exchange"
 )
+SINGLEUSER_CONFIG_DIR = str(Path(__file__).with_name("singleuser"))
 AUTHENTICATORS = {
     "native": "nativeauthenticator.NativeAuthenticator",
     "github": "oauthenticator.github.GitHubOAuthenticator",
@@ -88,11 +89,14 @@ def update_auth(s: SadariSettings, c: Config) -> None:
 def update_spawner(s: SadariSettings, c: Config) -> None:
     """Trainee servers: sadari's policy on the chosen backend."""
     c.JupyterHub.spawner_class = "sadari.hub.spawner.SadariLocalSpawner"
-    c.SadariLocalSpawner.home_dir_template = str(s.homes_dir / "{username}")
+    local = c.SadariLocalSpawner
+    local.homes_dir = s.homes_dir
+    local.private_dirs = [s.data_dir, s.labs_dir]
+    local.legacy_homes_dir = str(Path(s.data_dir) / "homes")
     # every backend's policy (the mixin's settings reach the local and the docker spawner)
     c.SadariSpawnerMixin.curriculum_file = str(s.curriculum_file)
     c.SadariSpawnerMixin.labs_dir = s.labs_dir
-    c.SadariSpawnerMixin.teams_dir = str(Path(s.data_dir) / "teams")
+    c.SadariSpawnerMixin.teams_dir = s.teams_dir
     c.Spawner.cmd = [_bin("jupyterhub-singleuser")]
     c.Spawner.default_url = "/lab"
     c.Spawner.start_timeout = 120
@@ -109,11 +113,11 @@ def update_spawner(s: SadariSettings, c: Config) -> None:
     ]
     c.Spawner.environment = {
         "SADARI_SERVICE_URL": s.service_url,
-        # nbgrader_config.py selecting the HTTP exchange: nbgrader and its lab extension read it
-        "JUPYTER_CONFIG_PATH": EXCHANGE_CONFIG_DIR,
+        # the trainee server's settings (no formgrader or course tools, no news, Korean first)
+        # and nbgrader_config.py selecting the HTTP exchange, which nbgrader's lab extension reads
+        "JUPYTER_CONFIG_PATH": os.pathsep.join([SINGLEUSER_CONFIG_DIR, EXCHANGE_CONFIG_DIR]),
     }
-    # jupyter_server refuses to run as root; a hub running as root (containers, CI) must say so.
-    c.Spawner.args = ["--allow-root"] if os.geteuid() == 0 else []
+    c.Spawner.args = []  # servers run as their person's account, never as root
     if s.spawner == "docker":
         update_docker_spawner(s, c)
 

@@ -15,6 +15,8 @@ from typing import Any
 from traitlets import Bool, CaselessStrEnum, Integer, Unicode, default, validate
 from traitlets.config import LoggingConfigurable
 
+from .core.accounts import TEAMS_FOLDER
+
 
 def _env(name: str, fallback: str) -> str:
     return os.environ.get(name) or fallback
@@ -41,7 +43,7 @@ class SadariSettings(LoggingConfigurable):
     def _default_data_dir(self) -> str:
         return _env("SADARI_DATA_DIR", str(Path(self.project_dir) / "data"))
 
-    @validate("data_dir", "project_dir", "labs_dir")
+    @validate("data_dir", "project_dir", "labs_dir", "homes_dir")
     def _absolute(self, proposal: dict[str, str]) -> str:
         return str(Path(proposal["value"]).expanduser().resolve())
 
@@ -143,9 +145,9 @@ class SadariSettings(LoggingConfigurable):
 
     spawner = CaselessStrEnum(
         ["local", "docker"],
-        help="""Where trainee servers run. 'local': one process per trainee on this machine, one
-        home folder per trainee under <data_dir>/homes (the embedded default; no isolation between
-        trainees, for demos and development). 'docker': one container per trainee from their
+        help="""Where trainee servers run. 'local': one process per person on this machine, each
+        under a unix account of their own with a private home under `homes_dir` (the embedded
+        default; needs root to create the accounts). 'docker': one container per trainee from their
         track's image (images/lab) on this machine's Docker engine, a named volume per trainee,
         memory and CPU limits, on an internal network that reaches only the hub and the service
         (needs root for the host firewall). Default: $SADARI_SPAWNER, else local.""",
@@ -328,10 +330,23 @@ class SadariSettings(LoggingConfigurable):
             return gateway(self.docker_subnet)
         return "127.0.0.1"
 
+    homes_dir = Unicode(
+        help="""Folder of the people's homes on the embedded default, one per unix account
+        (`<homes_dir>/sadari-<name>`, 0700); every folder above it must be passable by other
+        users. Default: $SADARI_HOMES_DIR, else /home (as on any Linux machine).""",
+    ).tag(config=True)
+
+    @default("homes_dir")
+    def _default_homes_dir(self) -> str:
+        return _env("SADARI_HOMES_DIR", "/home")
+
     @property
-    def homes_dir(self) -> Path:
-        """Parent folder of the trainees' home folders (local spawner)."""
-        return Path(self.data_dir) / "homes"
+    def teams_dir(self) -> str:
+        """Parent of the project teams' shared folders: beside the homes for local servers (open
+        to each team's unix group), in the data folder for containers (bind-mounted)."""
+        if self.spawner == "local":
+            return str(Path(self.homes_dir) / TEAMS_FOLDER)
+        return str(Path(self.data_dir) / "teams")
 
     def secret(self, name: str, env: str) -> str:
         """A secret from $`env`, else from <data_dir>/<name> (created 0600 on first use)."""

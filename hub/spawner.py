@@ -3,24 +3,40 @@
 `SadariSpawnerMixin` resolves the user's placement from their hub groups, asks the pure policy for a
 SpawnPlan, and lets the backend apply it (`apply_plan`) and provision the labs (`provision_labs`)
 before the backend's own start. `SadariLocalSpawner` is the embedded default: one local process per
-trainee, one home folder per trainee under the data folder.
+person, each under a unix account of their own with a private home (hub/accounts.py).
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import pwd
+import sys
 from pathlib import Path
 from typing import Any
 
-from jupyterhub.spawner import SimpleLocalProcessSpawner
-from traitlets import Unicode
+from jupyterhub.spawner import LocalProcessSpawner
+from traitlets import Integer, List, TraitError, Tuple, Unicode, default, validate
 from traitlets.config import LoggingConfigurable
 
+from .accounts import (
+    SHELL,
+    Account,
+    AccountError,
+    can_create_accounts,
+    chown_inside,
+    ensure_account,
+    ensure_group,
+    kill_all,
+    make_passage,
+    make_private,
+    unreachable,
+)
+from .core.accounts import SANDBOX_IDS, account_name, overlaps
 from .core.curriculum import Curriculum, parse_curriculum
 from .core.policy import SpawnPlan, placement_from_groups, spawn_plan
 from .core.provision import WRITES
-from .workspace import provision
+from .workspace import MANIFEST, provision
 
 _cache: dict[str, tuple[float, Curriculum]] = {}
 TEAM_PREFIX = "team-"
@@ -85,24 +101,150 @@ class SadariSpawnerMixin(LoggingConfigurable):
         return await super().start()  # type: ignore[misc]
 
 
-class SadariLocalSpawner(SadariSpawnerMixin, SimpleLocalProcessSpawner):
-    """Local processes, a home folder per trainee; labs copied in by the hub before start.
+class SadariLocalSpawner(SadariSpawnerMixin, LocalProcessSpawner):
+    """Local processes, each person under a unix account of their own (the embedded default).
 
-    Like JupyterHub's SimpleLocalProcessSpawner it gives no isolation between trainees and does not
-    enforce memory or CPU limits (they are passed as MEM_LIMIT/CPU_LIMIT for display only).
+    As The Littlest JupyterHub does on one machine: every hub user (trainee or staff) gets an
+    account created on their first start (core/accounts.py names it), their server and kernels run
+    as it, their home is theirs alone (0700), the platform's folders (data, labs with the
+    assessments' sources) are 0700 root, and a team's shared folder is open to the team's unix
+    group only. Without root no account can be made, and no server is started: a shared uid is
+    never the fallback. Memory and CPU limits are not enforced (passed as MEM_LIMIT/CPU_LIMIT).
     """
+
+    homes_dir = Unicode(
+        help="Folder holding each person's home (`<homes_dir>/<account>`); every folder above it "
+        "must be passable by other users (o+x)."
+    ).tag(config=True)
+    private_dirs = List(
+        Unicode(),
+        help="Folders of the platform nobody's server may enter (the data folder; the labs, "
+        "which hold the assessments' sources): made 0700 before every start.",
+    ).tag(config=True)
+    legacy_homes_dir = Unicode(
+        help="Where homes were kept before accounts (`<data_dir>/homes/<hub name>`): a home found "
+        "there and not yet at its new place is moved on the person's next start."
+    ).tag(config=True)
+    account_ids = Tuple(
+        Integer(),
+        Integer(),
+        default_value=(20000, 59999),
+        help="Inclusive range of the uids and gids given to accounts and team groups; never "
+        "overlapping the grading sandbox's uids.",
+    ).tag(config=True)
+
+    @validate("account_ids")
+    def _ids_apart_from_sandbox(self, proposal: Any) -> tuple[int, int]:
+        low, high = proposal["value"]
+        if low < 1000 or high < low or overlaps((low, high), SANDBOX_IDS):
+            raise TraitError(
+                f"account_ids {low}-{high} must be a range above 999 that does not overlap the "
+                f"grading sandbox's uids {SANDBOX_IDS[0]}-{SANDBOX_IDS[1]}"
+            )
+        return (low, high)
+
+    home_dir = Unicode(help="This person's home: `<homes_dir>/<account>`.")
+    account: Account | None = None
+    team_gids: list[int]
+
+    @default("home_dir")
+    def _default_home_dir(self) -> str:
+        return str(Path(self.homes_dir) / account_name(self.user.name))
+
+    async def start(self) -> Any:
+        """Refuse without root; make the account, its home and team groups; then start."""
+        why = can_create_accounts()
+        if why:
+            raise AccountError(f"sadari does not start servers under a shared uid: {why}")
+        self.account, self.team_gids = await asyncio.to_thread(self.prepare_account)
+        return await super().start()
+
+    def prepare_account(self) -> tuple[Account, list[int]]:
+        """Lock the platform's folders, ensure the account, its home and its team groups."""
+        make_private(*(Path(p) for p in self.private_dirs))
+        home = Path(self.home_dir)
+        make_passage(home.parent)
+        blocked = unreachable(home.parent)
+        if blocked:
+            raise AccountError(
+                f"homes under {home.parent} cannot be reached by their accounts: {blocked} is "
+                "closed to other users; give it o+x or set SADARI_HOMES_DIR elsewhere"
+            )
+        blocked = unreachable(Path(os.path.realpath(sys.executable)).parent)
+        if blocked:
+            raise AccountError(
+                f"servers run this Python ({sys.executable}) as their person's account, but "
+                f"{blocked} is closed to other users: make the environment from a Python every "
+                "user can reach (`make install` uses Debian's /usr/bin/python3)"
+            )
+        account = ensure_account(self.user.name, home, self.account_ids)
+        legacy = Path(self.legacy_homes_dir) / self.user.name if self.legacy_homes_dir else None
+        if legacy and legacy.is_dir() and not home.exists():
+            try:
+                os.rename(legacy, home)
+                self.log.info("sadari: moved %s's home from %s to %s", self.user.name, legacy, home)
+            except OSError as e:
+                self.log.warning("sadari: could not move %s to %s: %s", legacy, home, e)
+        home.mkdir(mode=0o700, exist_ok=True)
+        os.chown(home, account.uid, account.gid)
+        home.chmod(0o700)
+        gids = []
+        if self.teams_dir:
+            make_passage(Path(self.teams_dir))
+            for team in self.team_groups():
+                gid = ensure_group(team, self.account_ids)
+                folder = Path(self.teams_dir) / team
+                folder.mkdir(exist_ok=True)
+                os.chown(folder, 0, gid)
+                folder.chmod(0o2770)  # the team's group only; new files belong to the group
+                gids.append(gid)
+        return account, gids
+
+    def make_preexec_fn(self, name: str) -> Any:
+        """Become the account (its group and its teams' groups) in the home before exec."""
+        account, home = self.account, self.home_dir
+        if account is None:
+            raise AccountError(f"no account was prepared for {name}")
+        groups = [account.gid, *self.team_gids]
+
+        def preexec() -> None:
+            os.setgid(account.gid)
+            os.setgroups(groups)
+            os.setuid(account.uid)
+            os.umask(0o007)  # files shared in a team folder stay writable by the team
+            os.chdir(home)
+
+        return preexec
+
+    def user_env(self, env: dict[str, str]) -> dict[str, str]:
+        """USER, HOME and SHELL of the account."""
+        env["USER"] = account_name(self.user.name)
+        env["HOME"] = self.home_dir
+        env["SHELL"] = SHELL
+        return env
+
+    async def stop(self, now: bool = False) -> None:
+        """Stop the server, then anything else still running as the account."""
+        await super().stop(now=now)
+        try:
+            uid = pwd.getpwnam(account_name(self.user.name)).pw_uid
+        except KeyError:
+            return
+        await asyncio.to_thread(kill_all, uid)
 
     async def provision_labs(self, plan: SpawnPlan) -> None:
         """Copy new material into the home folder in a worker thread; link the trainee's team
-        folders into it."""
+        folders into it; whatever was written belongs to the account."""
         if self.teams_dir:
-            await asyncio.to_thread(self.link_team_folders)
+            links = await asyncio.to_thread(self.link_team_folders)
+            self._give(links)
         if not plan.labs:
             return
         decisions = await asyncio.to_thread(
             provision, Path(self.home_dir), Path(self.labs_dir), plan.labs
         )
         written = [d.dest for d in decisions if d.action in WRITES]
+        self._give([*written, str(MANIFEST)])
         kept = [f"{d.dest} ({d.action})" for d in decisions if d.action not in WRITES]
         self.log.info(
             "sadari: provisioned %s for %s: wrote %s; kept %s",
@@ -112,10 +254,15 @@ class SadariLocalSpawner(SadariSpawnerMixin, SimpleLocalProcessSpawner):
             kept or "nothing",
         )
 
-    def link_team_folders(self) -> None:
+    def _give(self, rel_paths: list[str]) -> None:
+        if self.account and rel_paths:
+            chown_inside(Path(self.home_dir), rel_paths, self.account)
+
+    def link_team_folders(self) -> list[str]:
         """`<home>/team-...` → the team's shared folder, made if missing (a link that is already
         there, or a trainee's own file of that name, is left alone); links to the folders of teams
-        the trainee has left are removed (the folder itself stays with its team)."""
+        the trainee has left are removed (the folder itself stays with its team). Returns the
+        links made."""
         home = Path(self.home_dir)
         home.mkdir(parents=True, exist_ok=True)
         current = set(self.team_groups())
@@ -125,12 +272,15 @@ class SadariLocalSpawner(SadariSpawnerMixin, SimpleLocalProcessSpawner):
                 target = Path(os.readlink(link))
                 if target.is_absolute() and target.parent.resolve() == teams_root:
                     link.unlink()
+        made = []
         for group in sorted(current):
             shared = Path(self.teams_dir) / group
             shared.mkdir(parents=True, exist_ok=True)
             link = home / group
             if not link.exists() and not link.is_symlink():
                 link.symlink_to(shared, target_is_directory=True)
+                made.append(group)
+        return made
 
 
 def __getattr__(name: str) -> Any:

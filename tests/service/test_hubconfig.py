@@ -14,7 +14,14 @@ from sadari.hub.settings import SadariSettings
 
 @pytest.fixture
 def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> SadariSettings:
-    for var in ("SADARI_AUTHENTICATOR", "SADARI_DB_URL", "SADARI_DATA_DIR", "SADARI_BIND_URL"):
+    for var in (
+        "SADARI_AUTHENTICATOR",
+        "SADARI_DB_URL",
+        "SADARI_DATA_DIR",
+        "SADARI_BIND_URL",
+        "SADARI_HOMES_DIR",
+        "SADARI_SPAWNER",
+    ):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("SADARI_AUTOMATION_TOKEN", "tok")
     return SadariSettings(project_dir=str(tmp_path), data_dir=str(tmp_path / "data"))
@@ -24,7 +31,13 @@ def test_defaults(settings: SadariSettings, tmp_path: Path) -> None:
     c = hubconfig.apply(settings, Config())
     assert c.JupyterHub.bind_url == "http://127.0.0.1:8000"
     assert c.JupyterHub.spawner_class == "sadari.hub.spawner.SadariLocalSpawner"
-    assert c.SadariLocalSpawner.home_dir_template == f"{tmp_path}/data/homes/{{username}}"
+    # every person under an account of their own, homes beside other users' (as TLJH does), the
+    # platform's folders closed to them, servers never as root
+    assert c.SadariLocalSpawner.homes_dir == "/home"
+    assert c.SadariSpawnerMixin.teams_dir == "/home/sadari_teams"
+    assert c.SadariLocalSpawner.private_dirs == [f"{tmp_path}/data", f"{tmp_path}/labs"]
+    assert c.SadariLocalSpawner.legacy_homes_dir == f"{tmp_path}/data/homes"
+    assert c.Spawner.args == []
     assert c.JupyterHub.authenticator_class == "sadari.hub.auth.DemoAuthenticator"
     assert c.DemoAuthenticator.password == "sadari-demo"
     assert c.JupyterHub.template_vars["sadari_demo"] is True

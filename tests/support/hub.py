@@ -12,10 +12,12 @@ import contextlib
 import json
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -85,7 +87,14 @@ class RunningHub:
 
     @classmethod
     def start(cls, data_dir: Path, db_url: str, trainees: int = 4, **extra: str) -> RunningHub:
-        """Seed the demo cohort and start the hub; wait until it and the service are ready."""
+        """Seed the demo cohort and start the hub; wait until it and the service are ready.
+
+        People's homes go to a fresh folder under /tmp that their accounts can pass through
+        (pytest's own temporary folders are closed to other users)."""
+        if "SADARI_HOMES_DIR" not in extra:
+            homes = Path(tempfile.mkdtemp(prefix="sadari-test-homes-"))
+            homes.chmod(0o711)
+            extra["SADARI_HOMES_DIR"] = str(homes)
         env = hub_env(data_dir, db_url, **extra)
         sadari(env, "db", "upgrade")
         sadari(env, "demo", "seed", "--trainees", str(trainees))
@@ -139,6 +148,13 @@ class RunningHub:
         if pid_file.exists():
             with contextlib.suppress(ProcessLookupError, ValueError):
                 os.kill(int(pid_file.read_text()), signal.SIGKILL)
+        if Path(self.env["SADARI_HOMES_DIR"]).name.startswith("sadari-test-homes-"):
+            shutil.rmtree(self.env["SADARI_HOMES_DIR"], ignore_errors=True)
+
+    @property
+    def homes(self) -> Path:
+        """The folder of the people's homes (`<homes>/sadari-<name>`)."""
+        return Path(self.env["SADARI_HOMES_DIR"])
 
     # --- acting as people ---------------------------------------------------------------------
 

@@ -1,0 +1,4 @@
+"""Settings of the people's notebook servers on the embedded default (a folder on their
+JUPYTER_CONFIG_PATH): nbgrader's formgrader and course tools off, JupyterLab's news off, Korean as
+the default language (`lab-overrides.json`, installed into the environment's JupyterLab settings by
+`make install`; each person can switch language in JupyterLab's Settings menu)."""
