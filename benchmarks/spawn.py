@@ -184,7 +184,10 @@ def main() -> int:
     )
 
     sad_data = tmp / "sadari"
-    sad_env = hub_env(sad_data, f"sqlite:///{sad_data}/sadari.sqlite")
+    tmp.chmod(0o711)  # the people's accounts pass through to their homes (tmp/homes)
+    sad_env = hub_env(
+        sad_data, f"sqlite:///{sad_data}/sadari.sqlite", SADARI_HOMES_DIR=str(tmp / "homes")
+    )
     sadari(sad_env, "db", "upgrade")
     sadari(sad_env, "demo", "seed", "--trainees", str(args.n))
     sad_cfg = sad_data / "jupyterhub_config.py"
