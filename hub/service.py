@@ -27,6 +27,7 @@ from traitlets import Instance
 from traitlets.config import Application
 
 from .core.curriculum import Curriculum, parse_curriculum
+from .core.limits import MAX_JSON_BYTES
 from .core.yamlsrc import InputError
 from .hubapi import HubAPI, sync_membership
 from .settings import SadariSettings
@@ -35,7 +36,9 @@ from .store import repo
 from .store.db import SchemaOutOfDate, make_engine, require_current, session_factory
 
 TEMPLATES = Path(__file__).with_name("templates")
+STATIC = Path(__file__).with_name("static")
 RESYNC_SECONDS = 300
+BODY_SLACK = 1024 * 1024  # read this much past the largest upload limit, to answer it clearly
 
 
 def utcnow() -> datetime:
@@ -81,6 +84,14 @@ class Context:
             "added": plan.add,
             "removed": plan.remove,
         }
+
+
+def max_body_size(settings: SadariSettings) -> int:
+    """The largest request body the HTTP server reads: the largest limit of any endpoint
+    (submissions, rosters, JSON) plus BODY_SLACK, so that a body over an endpoint's limit gets
+    that endpoint's clear 413; beyond it tornado refuses the request with a bare 400."""
+    largest = max(settings.max_submission_bytes, settings.max_roster_bytes, MAX_JSON_BYTES)
+    return largest + BODY_SLACK
 
 
 def load_curriculum_file(path: Path) -> Curriculum:
@@ -137,8 +148,11 @@ class SadariService(Application):
         self.prefix = os.environ.get("JUPYTERHUB_SERVICE_PREFIX", "/services/sadari/")
 
     def init_web(self) -> None:
-        """The tornado application with every handler under the service prefix."""
+        """The tornado application with every handler under the service prefix; static files
+        (hub/static/) at PREFIX/static/; any other path a 404; every response with the security
+        headers (handlers/base.py)."""
         from .handlers import default_handlers
+        from .handlers.base import DefaultHandler, StaticHandler, log_request
 
         self.ctx = Context(
             settings=self.sadari,
@@ -160,6 +174,11 @@ class SadariService(Application):
             sadari=self.ctx,
             cookie_secret=self.sadari.secret("service-cookie-secret", "SADARI_COOKIE_SECRET"),
             xsrf_cookies=False,  # cookie-authenticated writes are XSRF-checked by HubOAuth
+            static_path=str(STATIC),
+            static_url_prefix=self.prefix + "static/",
+            static_handler_class=StaticHandler,
+            default_handler_class=DefaultHandler,
+            log_function=log_request,
         )
 
     async def resync_forever(self) -> None:
@@ -217,7 +236,9 @@ class SadariService(Application):
             os.environ.get("JUPYTERHUB_SERVICE_URL", f"http://127.0.0.1:{self.sadari.service_port}")
         )
         host = os.environ.get("SADARI_SERVICE_BIND_IP") or url.hostname or "127.0.0.1"
-        self.web.listen(url.port or 80, host, xheaders=True)
+        self.web.listen(
+            url.port or 80, host, xheaders=True, max_body_size=max_body_size(self.sadari)
+        )
         self.log.info("sadari service listening on %s%s", url.geturl(), self.prefix)
         loop = ioloop.IOLoop.current()
         loop.add_callback(self.resync_forever)

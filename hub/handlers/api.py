@@ -136,7 +136,7 @@ class RosterHandler(ApiHandler):
         limit = self.ctx.settings.max_roster_bytes
         if len(data) > limit:
             raise ApiError(413, f"roster is {len(data)} bytes; the limit is {limit}")
-        filename = self.get_argument("filename", "roster.csv")
+        filename = self.text_argument("filename", "roster.csv")
         dry_run = self.get_argument("dry_run", "") in ("1", "true", "yes")
         rows = parse_roster(data, filename, self.ctx.curriculum)
         with self.ctx.sessions() as s:

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 from tornado import web
 
 from ..core import permissions as perm
-from .base import BaseHandler
+from .base import BaseHandler, Hardened
 from .views import audit_view, counts, member_view
 
 
@@ -70,8 +70,9 @@ class AdminPage(PageHandler):
         self.render_page("admin.html", me=me, counts=summary, audit=audit)
 
 
-class OAuthCallback(HubOAuthCallbackHandler):  # type: ignore[misc]
-    """GET /oauth_callback: finish the hub's OAuth login."""
+class OAuthCallback(Hardened, HubOAuthCallbackHandler):  # type: ignore[misc]
+    """GET /oauth_callback: finish the hub's OAuth login (with the service's security headers
+    and short log lines: its error message quotes the caller's `error_description`)."""
 
     @property
     def hub_auth(self) -> object:  # type: ignore[override]
