@@ -38,7 +38,9 @@ from .store.db import SchemaOutOfDate, make_engine, require_current, session_fac
 TEMPLATES = Path(__file__).with_name("templates")
 STATIC = Path(__file__).with_name("static")
 RESYNC_SECONDS = 300
-BODY_SLACK = 1024 * 1024  # read this much past the largest upload limit, to answer it clearly
+# read this much past the largest upload limit, so that an upload well over its limit still gets the
+# endpoint's clear 413 (a body tornado refuses reaches the trainee as the proxy's bare 503)
+BODY_SLACK = 32 * 1024 * 1024
 
 
 def utcnow() -> datetime:
