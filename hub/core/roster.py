@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from .curriculum import Curriculum
+from .limits import excerpt
 from .yamlsrc import InputError, Problem
 
 ROLES = ("trainee", "instructor", "admin")
@@ -29,6 +30,8 @@ HEADER_ALIASES = {
 REQUIRED = ("username", "name")
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,31}$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# the database's column sizes (store/models.py Person): longer values are refused per row
+FIELD_LIMITS = {"username": 64, "name": 200, "email": 320, "major": 200}
 
 
 @dataclass(frozen=True)
@@ -163,19 +166,27 @@ def _check_row(
     v: dict[str, str], tracks: Mapping[str, object], cohorts: set[str], stages: list[str]
 ) -> list[tuple[str, str]]:
     bad = []
+    for key, most in FIELD_LIMITS.items():
+        if len(v.get(key) or "") > most:
+            bad.append((key, f"{len(v[key])} characters; at most {most} / 최대 {most}자"))
+    if bad:
+        return bad  # the other checks would only quote the overlong values back
     if not v["username"]:
         bad.append(("username", "missing / 비어 있습니다"))
     elif not USERNAME.match(v["username"].lower()):
         bad.append(
-            ("username", f"{v['username']!r}: use 2-32 of a-z 0-9 . _ - (영문 소문자, 숫자, . _ -)")
+            (
+                "username",
+                f"{excerpt(v['username'])}: use 2-32 of a-z 0-9 . _ - (영문 소문자, 숫자, . _ -)",
+            )
         )
     if not v["name"]:
         bad.append(("name", "missing / 비어 있습니다"))
     role = v.get("role") or "trainee"
     if role not in ROLES:
-        bad.append(("role", f"{role!r} is not one of {', '.join(ROLES)}"))
+        bad.append(("role", f"{excerpt(role)} is not one of {', '.join(ROLES)}"))
     if v.get("email") and not EMAIL.match(v["email"]):
-        bad.append(("email", f"{v['email']!r} is not an e-mail address"))
+        bad.append(("email", f"{excerpt(v['email'])} is not an e-mail address"))
     if role == "trainee":
         for key, known in (("cohort", cohorts), ("track", tracks)):
             if not v.get(key):

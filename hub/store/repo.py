@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from ..core import curriculum as cur
 from ..core.audit import GENESIS, EntryContent, entry_hash, naive_utc
+from ..core.limits import check_text
 from ..core.membership import desired_groups
 from ..core.roster import RosterRow
 from .models import (
@@ -51,7 +52,11 @@ def append_audit(
     details: dict[str, Any],
     reason: str | None = None,
 ) -> AuditEntry:
-    """Append one hash-chained entry (the caller commits)."""
+    """Append one hash-chained entry (the caller commits). A reason over the limit raises
+    FieldProblem before anything is written: every audited reason, from the API or the CLI,
+    passes here."""
+    if reason:
+        check_text("reason", reason)
     last = session.scalars(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(1)).first()
     prev = last.hash if last else GENESIS
     at = naive_utc(now)

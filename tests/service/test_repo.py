@@ -9,6 +9,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from sadari.hub.core.curriculum import Curriculum
+from sadari.hub.core.limits import FieldProblem
 from sadari.hub.core.roster import parse_roster
 from sadari.hub.store import repo
 from sadari.hub.store.db import session_factory
@@ -93,6 +94,18 @@ def test_move_stage_is_audited_and_needs_a_reason(sessions, curriculum: Curricul
         }
     with sessions.begin() as s, pytest.raises(repo.NotFound, match="expert"):
         repo.move_stage(s, "kim01", "expert", actor="admin", reason="x", now=NOW)
+
+
+def test_an_overlong_reason_is_refused_from_any_caller(sessions, curriculum: Curriculum) -> None:  # type: ignore[no-untyped-def]
+    """The CLI's reasons go through the same audit writer as the API's: nothing is written."""
+    do_import(sessions, curriculum)
+    with sessions() as s:
+        before = repo.wanted_membership(s, ["kim01"])
+    with pytest.raises(FieldProblem, match="reason"), sessions.begin() as s:
+        repo.move_stage(s, "kim01", "advanced", actor="cli:x", reason="가" * 2001, now=NOW)
+    with sessions() as s:
+        assert repo.audit_entries(s, target="user:kim01") == []
+        assert repo.wanted_membership(s, ["kim01"]) == before  # not moved
 
 
 def test_audit_log_is_append_only_in_the_database(sessions, curriculum: Curriculum) -> None:  # type: ignore[no-untyped-def]

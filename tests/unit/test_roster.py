@@ -87,6 +87,21 @@ def test_every_bad_row_is_reported_with_its_line(curriculum: Curriculum) -> None
     ]
 
 
+def test_overlong_values_are_refused_per_row_without_quoting_them(curriculum: Curriculum) -> None:
+    """Longer than the database's columns: a row problem (a 500 on PostgreSQL before)."""
+    data = (
+        "username,name,email,cohort,track\n"
+        f"long1,{'김' * 201},,2026-seoul-1,data-analysis\n"
+        f"long2,이름,{'a' * 320}@x.kr,2026-seoul-1,data-analysis\n"
+        f"{'u' * 65},이름,,2026-seoul-1,data-analysis\n"
+    ).encode()
+    assert bad(data, curriculum) == [
+        "r.csv:2: name: 201 characters; at most 200 / 최대 200자",
+        "r.csv:3: email: 325 characters; at most 320 / 최대 320자",
+        "r.csv:4: username: 65 characters; at most 64 / 최대 64자",
+    ]
+
+
 def test_line_numbers_count_quoted_newlines(curriculum: Curriculum) -> None:
     data = (
         "username,name,cohort,track\n"
