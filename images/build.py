@@ -10,6 +10,13 @@ here from Debian's packages (debootstrap + `docker import`), so nothing is pulle
 Python packages come from a wheelhouse folder (`pip download` on this machine, for the images'
 Python 3.11.2 on x86_64 Linux) that the Dockerfiles install with `--no-index`: copy the folder to
 an air-gapped network and build there with `--offline`.
+
+Images trainees use (the single-user image, the track images, and the grading image whose kernel
+runs their code) hold no instructor material: the track images get only their track's practice
+notebooks (what the curriculum provisions into workspaces), never `assessments/` or rubrics; their
+staged context is checked before the build (images/instructor_material.py), and each of them runs
+the same check over its own file system as its last build step. Only the hub image (the service
+and the grading workers) carries the assessment sources.
 """
 
 from __future__ import annotations
@@ -22,7 +29,10 @@ import sys
 import tempfile
 import tomllib
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import instructor_material  # noqa: E402  (images/, beside this file)
 
 ROOT = Path(__file__).resolve().parent.parent
 IMAGES = ROOT / "images"
@@ -39,17 +49,55 @@ PLATFORMS = (
 )
 TRACKS = ("data-analysis", "product-manager", "azure-ai", "vision-ai")
 LAB_REQUIREMENTS = ROOT / "labs" / "requirements"
+CURRICULUM = ROOT / "labs" / "curriculum.yaml"
+# the check every trainee-facing image runs as its last build step (staged at this context path)
+CHECK = {"check/instructor_material.py": IMAGES / "instructor_material.py"}
+
+
+class InstructorMaterial(RuntimeError):
+    """A trainee-facing image would hold instructor material: it is not built."""
 
 
 @dataclass(frozen=True)
 class Target:
     """One image: its Dockerfile folder, what is staged into its build context (context path ->
-    file or folder of the repository), build arguments, and the targets it is built FROM."""
+    file or folder of the repository), build arguments, the targets it is built FROM, the track
+    whose practice labs it carries, and whether trainees use it (then it must hold no instructor
+    material: checked on the staged context and by the image's own last build step)."""
 
     folder: Path
     stage: dict[str, Path]
     args: dict[str, str] = field(default_factory=dict)
     needs: tuple[str, ...] = ()
+    labs_of: str | None = None
+    trainee_facing: bool = False
+
+    def staged(self) -> dict[str, Path]:
+        """Everything staged into the context: `stage` and the track's practice labs."""
+        return self.stage | (practice_labs(self.labs_of) if self.labs_of else {})
+
+
+def practice_labs(track: str, curriculum: Path = CURRICULUM) -> dict[str, Path]:
+    """The practice notebooks of a track's stages in the curriculum (what each server start
+    provisions into a trainee's workspace), as context path `labs/<path>` -> file. Assessments
+    (and rubrics) are never among them: they reach trainees only through the exchange."""
+    import yaml  # PyYAML, one of sadari's dependencies: only track images need it here
+
+    doc = yaml.safe_load(curriculum.read_text(encoding="utf-8")) or {}
+    tracks = {t.get("id"): t for t in doc.get("tracks") or [] if isinstance(t, dict)}
+    if track not in tracks:
+        raise KeyError(f"track {track!r} is not in {curriculum}")
+    out: dict[str, Path] = {}
+    for stage, plan in (tracks[track].get("stages") or {}).items():
+        for nb in (plan or {}).get("notebooks") or []:
+            parts = PurePosixPath(nb).parts
+            if parts[:1] != (track,) or ".." in parts or instructor_material.path_findings(parts):
+                raise ValueError(
+                    f"{curriculum}: {track}/{stage} lists {nb!r} as a practice notebook: "
+                    f"practice labs are files of labs/{track}/ outside assessments/"
+                )
+            out[f"labs/{nb}"] = curriculum.parent / nb
+    return out
 
 
 def _labs_requirements() -> dict[str, Path]:
@@ -65,14 +113,18 @@ def _targets() -> dict[str, Target]:
         "grader": Target(
             IMAGES / "grader",
             {"requirements/grader.txt": IMAGES / "grader" / "requirements.txt"}
-            | _labs_requirements(),
+            | _labs_requirements()
+            | CHECK,
+            trainee_facing=True,  # its kernel runs trainees' submissions
         ),
         "singleuser": Target(
             IMAGES / "singleuser",
             {
                 "requirements/singleuser.txt": IMAGES / "singleuser" / "requirements.txt",
                 "etc": IMAGES / "singleuser" / "etc",
-            },
+            }
+            | CHECK,
+            trainee_facing=True,
         ),
         "hub": Target(
             IMAGES / "hub",
@@ -82,13 +134,11 @@ def _targets() -> dict[str, Target]:
     for track in TRACKS:
         targets[f"lab-{track}"] = Target(
             IMAGES / "lab",
-            _labs_requirements()
-            | {
-                f"labs/{track}": ROOT / "labs" / track,
-                "labs/curriculum.yaml": ROOT / "labs" / "curriculum.yaml",
-            },
+            _labs_requirements() | CHECK,
             args={"TRACK": track, "SINGLEUSER_IMAGE": "{singleuser}"},
             needs=("singleuser",),
+            labs_of=track,  # its practice labs only (never assessments/ or rubrics)
+            trainee_facing=True,
         )
     return targets
 
@@ -268,30 +318,62 @@ def _stage(context: Path, staged: str, source: Path) -> None:
         shutil.copy(source, dest)
 
 
-def build(target: str, base_image: str, wheelhouse: Path) -> str:
-    """Build one target from a staged context (Dockerfile, requirements, wheelhouse, labs)."""
+def stage_files(target: str, context: Path) -> None:
+    """The target's Dockerfile and staged files (not its wheels) in `context`."""
     spec = TARGETS[target]
+    context.mkdir(parents=True, exist_ok=True)
+    shutil.copy(spec.folder / "Dockerfile", context / "Dockerfile")
+    for staged, source in spec.staged().items():
+        _stage(context, staged, source)
+
+
+def check_context(target: str, context: Path) -> list[instructor_material.Finding]:
+    """Instructor material in the staged context of a trainee-facing target (none to look for in
+    the hub image's, which carries the assessment sources by design)."""
+    if not TARGETS[target].trainee_facing:
+        return []
+    return instructor_material.scan_context(context)
+
+
+def stage_wheels(context: Path, wheelhouse: Path) -> None:
+    """sadari's own wheel (`project/`) and the wheelhouse (`wheelhouse/`, hard links if it can)."""
+    project_wheel(context / "project")
+    try:
+        shutil.copytree(wheelhouse, context / "wheelhouse", copy_function=os.link)
+    except OSError:  # another file system: copy instead of linking
+        shutil.rmtree(context / "wheelhouse", ignore_errors=True)
+        shutil.copytree(wheelhouse, context / "wheelhouse")
+
+
+def build_args(target: str, base_image: str) -> dict[str, str]:
+    """The target's build arguments (BASE_IMAGE and its own, image names filled in)."""
+    args = {"BASE_IMAGE": base_image}
+    for key, value in TARGETS[target].args.items():
+        args[key] = value.format(**{t: image_name(t) for t in TARGETS})
+    return args
+
+
+def build(target: str, base_image: str, wheelhouse: Path) -> str:
+    """Build one target from a staged context (Dockerfile, requirements, wheelhouse, labs); a
+    trainee-facing target whose context holds instructor material is refused before building."""
     name = image_name(target)
     with tempfile.TemporaryDirectory(prefix=f"sadari-build-{target}-") as tmp:
         context = Path(tmp)
-        shutil.copy(spec.folder / "Dockerfile", context / "Dockerfile")
-        for staged, source in spec.stage.items():
-            _stage(context, staged, source)
-        project_wheel(context / "project")
-        try:
-            shutil.copytree(wheelhouse, context / "wheelhouse", copy_function=os.link)
-        except OSError:  # another file system: copy instead of linking
-            shutil.rmtree(context / "wheelhouse", ignore_errors=True)
-            shutil.copytree(wheelhouse, context / "wheelhouse")
-        args = {"BASE_IMAGE": base_image}
-        for key, value in spec.args.items():
-            args[key] = value.format(**{t: image_name(t) for t in TARGETS})
-        build_args = [a for k, v in args.items() for a in ("--build-arg", f"{k}={v}")]
+        stage_files(target, context)
+        findings = check_context(target, context)
+        if findings:
+            raise InstructorMaterial(
+                f"{name} is not built: trainees would get instructor material (assessments "
+                "reach them only through the exchange):\n" + instructor_material.report(findings)
+            )
+        stage_wheels(context, wheelhouse)
+        args = build_args(target, base_image)
+        flags = [a for k, v in args.items() for a in ("--build-arg", f"{k}={v}")]
         log(f"docker build {name} ({', '.join(f'{k}={v}' for k, v in args.items())})")
         run = docker(
             "build",
             "--quiet",
-            *build_args,
+            *flags,
             "--label",
             f"org.opencontainers.image.version={version()}",
             "--tag",
@@ -331,7 +413,10 @@ def main(argv: list[str] | None = None) -> int:
     if not args.offline:
         fill_wheelhouse(args.wheelhouse, requirement_files(targets))
     for target in targets:
-        print(build(target, args.base_image, args.wheelhouse))
+        try:
+            print(build(target, args.base_image, args.wheelhouse))
+        except InstructorMaterial as e:
+            sys.exit(str(e))
     return 0
 
 

@@ -1,8 +1,8 @@
 """Fixtures of the container tier (a real Docker engine; see tests/support/docker.py).
 
 - `images` (session): the project's images built on the engine (base from Debian's packages,
-  single-user, the four track images, the hub image); a skip only when no engine can run here, a
-  failure when a build fails.
+  single-user, the four track images, the hub image, the grading image); a skip only when no
+  engine can run here, a failure when a build fails.
 - `docker_hub` (module): a real JupyterHub spawning trainees as containers (SadariDockerSpawner)
   on a network, volumes and containers of its own, all removed afterwards.
 """
@@ -26,6 +26,7 @@ TARGETS = (
     "lab-product-manager",
     "lab-azure-ai",
     "lab-vision-ai",
+    "grader",
 )
 # a trainee network of the tests' own (never a demo's `sadari-trainees`)
 NETWORK = "sadari-test"

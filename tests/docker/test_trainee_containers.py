@@ -3,12 +3,14 @@
 Ten trainees of the four tracks start at once; each container runs their track's image with the
 track's limits and finds the stage's labs in their own volume; from inside a container nothing but
 the hub's API and the sadari service can be reached: not another trainee's server, not the
-database or any other port of the host, not the outside world.
+database or any other port of the host, not the outside world; and no assessment source (solutions,
+hidden tests) or rubric of any track or stage is there to read.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import socket
 import subprocess
 import threading
@@ -17,7 +19,7 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from sadari.hub.core.containers import gateway
+from sadari.hub.core.containers import HOME, IMAGE_LABS_DIR, gateway
 from sadari.hub.service import load_curriculum_file
 from tests.docker.conftest import NETWORK, SUBNET, TRAINEES
 from tests.support.hub import ROOT, RunningHub, sadari
@@ -165,6 +167,91 @@ def test_a_container_reaches_the_hub_and_the_service_only(
     # the database file of the hub side is not in the container either
     code = "import os, sys; print(os.path.exists(sys.argv[1]))"
     assert in_container(a, code, str(docker_hub.data_dir)).strip() == "False"
+
+
+# Run as the trainee in their container: the assessment sources (labs/<path> of every track and
+# stage) are nowhere to be read: not at their place under the image's labs, not anywhere else
+# under a name of theirs (outside the home, where nbgrader puts a fetched student version), no
+# `assessments/` folder, no rubric, no notebook anywhere holding nbgrader's solution or hidden-test
+# delimiters. Also lists the practice labs it did find, so an empty result means something.
+NO_SOURCES = r"""
+import json, os, re, sys
+labs, home, sources = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+names = {s.rsplit("/", 1)[1] for s in sources}
+mark = re.compile(rb"(?:BEGIN|END) (?:SOLUTION|HIDDEN TESTS|MARK SCHEME)")
+found, practice = [], []
+for rel in sources:
+    path = os.path.join(labs, rel)
+    if os.path.lexists(path) or os.access(path, os.R_OK):
+        found.append(path)
+for top, dirs, files in os.walk("/"):
+    if top == "/":
+        dirs[:] = [d for d in dirs if d not in ("proc", "sys", "dev")]
+    if os.path.basename(top) == "assessments":
+        found.append(top + "/")
+    for f in files:
+        path = os.path.join(top, f)
+        if f.startswith("rubric.") or (f in names and not path.startswith(home + "/")):
+            found.append(path)
+        if f.endswith(".ipynb") and not os.path.islink(path):
+            try:
+                with open(path, "rb") as fh:
+                    data = fh.read()
+            except OSError:
+                continue
+            if mark.search(data):
+                found.append(path)
+            elif path.startswith(labs + "/"):
+                practice.append(os.path.relpath(path, labs))
+print(json.dumps({"found": sorted(set(found)), "practice": sorted(practice)}))
+"""
+
+
+def test_no_assessment_source_can_be_read_in_a_trainee_container(
+    docker_hub: RunningHub, started: dict
+) -> None:
+    sources = sorted(
+        nb
+        for t in CURRICULUM.tracks
+        for plan in t.stages.values()
+        for a in plan.assessments
+        for nb in a.notebooks
+    )
+    assert sources
+    tracks = {u: track_of(docker_hub, u) for u in USERS}
+    one_per_track = {track: user for user, track in sorted(tracks.items(), reverse=True)}
+    assert len(one_per_track) == 4
+    for track, user in one_per_track.items():
+        out = json.loads(in_container(user, NO_SOURCES, IMAGE_LABS_DIR, HOME, json.dumps(sources)))
+        assert out["found"] == [], (user, track, out["found"])
+        t = CURRICULUM.track(track)
+        practice = {nb for plan in t.stages.values() for nb in plan.notebooks}
+        assert set(out["practice"]) == practice, (user, track)
+
+
+def test_a_trainees_jupyterlab_in_a_container(docker_hub: RunningHub, started: dict) -> None:
+    """The JupyterLab page a trainee's container serves through the hub (jupyterhub-singleuser):
+    no nbgrader formgrader or create-assignment, no news prompt, Korean by default."""
+    user = USERS[5]
+    r = docker_hub.call(user, "GET", f"/user/{user}/lab")
+    assert r.status_code == 200, r.status_code
+    found = re.search(
+        r'<script id="jupyter-config-data" type="application/json">(.*?)</script>', r.text, re.S
+    )
+    assert found, r.text[:500]
+    config = json.loads(found.group(1))
+    for plugin in (
+        "@jupyter/nbgrader:formgrader",
+        "@jupyter/nbgrader:create-assignment",
+        "@jupyterlab/apputils-extension:announcements",
+    ):
+        assert plugin in config["disabledExtensions"], config["disabledExtensions"]
+    assert config["news"] == {"disabled": True}
+    assert docker_hub.call(user, "GET", f"/user/{user}/formgrader").status_code == 404
+    plugin = "@jupyterlab/translation-extension:plugin"
+    r = docker_hub.call(user, "GET", f"/user/{user}/lab/api/settings/{plugin}")
+    assert r.status_code == 200, r.text[:300]
+    assert r.json()["schema"]["properties"]["locale"]["default"] == "ko_KR"
 
 
 def test_a_trainee_cannot_use_another_trainees_server(
