@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .core.accounts import account_name, free_id, owner_tag, team_group_name
+from .core.accounts import ACCOUNT_PREFIX, account_name, free_id, owner_tag, team_group_name
 
 SHELL = "/bin/bash"
 SBIN = "/usr/sbin:/sbin:/usr/bin:/bin"
@@ -75,9 +75,11 @@ def _existing(name: str, hub_name: str) -> Account | None:
     return Account(name, entry.pw_uid, entry.pw_gid)
 
 
-def ensure_account(hub_name: str, home: Path, ids: tuple[int, int]) -> Account:
+def ensure_account(
+    hub_name: str, home: Path, ids: tuple[int, int], prefix: str = ACCOUNT_PREFIX
+) -> Account:
     """The account of `hub_name`, created (with a private group of the same id) if missing."""
-    name = account_name(hub_name)
+    name = account_name(hub_name, prefix)
     with _lock:
         for _attempt in range(5):
             found = _existing(name, hub_name)
@@ -103,9 +105,9 @@ def ensure_account(hub_name: str, home: Path, ids: tuple[int, int]) -> Account:
         return found
 
 
-def ensure_group(team: str, ids: tuple[int, int]) -> int:
+def ensure_group(team: str, ids: tuple[int, int], prefix: str = ACCOUNT_PREFIX) -> int:
     """The gid of a team's unix group, created if missing."""
-    name = team_group_name(team)
+    name = team_group_name(team, prefix)
     with _lock:
         for _attempt in range(5):
             try:

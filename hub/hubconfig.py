@@ -91,6 +91,7 @@ def update_spawner(s: SadariSettings, c: Config) -> None:
     c.JupyterHub.spawner_class = "sadari.hub.spawner.SadariLocalSpawner"
     local = c.SadariLocalSpawner
     local.homes_dir = s.homes_dir
+    local.account_prefix = s.account_prefix
     local.private_dirs = [s.data_dir, s.labs_dir]
     local.legacy_homes_dir = str(Path(s.data_dir) / "homes")
     # every backend's policy (the mixin's settings reach the local and the docker spawner)

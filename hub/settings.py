@@ -15,7 +15,7 @@ from typing import Any
 from traitlets import Bool, CaselessStrEnum, Integer, Unicode, default, validate
 from traitlets.config import LoggingConfigurable
 
-from .core.accounts import TEAMS_FOLDER
+from .core.accounts import ACCOUNT_PREFIX, check_prefix, teams_folder
 
 
 def _env(name: str, fallback: str) -> str:
@@ -340,12 +340,27 @@ class SadariSettings(LoggingConfigurable):
     def _default_homes_dir(self) -> str:
         return _env("SADARI_HOMES_DIR", "/home")
 
+    account_prefix = Unicode(
+        help="""Start of the name of every person's unix account on the embedded default
+        (`sadari-` gives `sadari-trainee001`): a lowercase letter, up to 11 more of a-z 0-9, then
+        '-'. Two platforms on one machine need different prefixes. Default:
+        $SADARI_ACCOUNT_PREFIX, else sadari-.""",
+    ).tag(config=True)
+
+    @default("account_prefix")
+    def _default_account_prefix(self) -> str:
+        return _env("SADARI_ACCOUNT_PREFIX", ACCOUNT_PREFIX)
+
+    @validate("account_prefix")
+    def _valid_account_prefix(self, proposal: Any) -> str:
+        return check_prefix(proposal["value"])
+
     @property
     def teams_dir(self) -> str:
         """Parent of the project teams' shared folders: beside the homes for local servers (open
         to each team's unix group), in the data folder for containers (bind-mounted)."""
         if self.spawner == "local":
-            return str(Path(self.homes_dir) / TEAMS_FOLDER)
+            return str(Path(self.homes_dir) / teams_folder(self.account_prefix))
         return str(Path(self.data_dir) / "teams")
 
     def secret(self, name: str, env: str) -> str:

@@ -32,7 +32,7 @@ from .accounts import (
     make_private,
     unreachable,
 )
-from .core.accounts import SANDBOX_IDS, account_name, overlaps
+from .core.accounts import ACCOUNT_PREFIX, SANDBOX_IDS, account_name, check_prefix, overlaps
 from .core.curriculum import Curriculum, parse_curriculum
 from .core.policy import SpawnPlan, placement_from_groups, spawn_plan
 from .core.provision import WRITES
@@ -125,6 +125,19 @@ class SadariLocalSpawner(SadariSpawnerMixin, LocalProcessSpawner):
         help="Where homes were kept before accounts (`<data_dir>/homes/<hub name>`): a home found "
         "there and not yet at its new place is moved on the person's next start."
     ).tag(config=True)
+    account_prefix = Unicode(
+        ACCOUNT_PREFIX,
+        help="Start of every account's name (`sadari-`): a letter, up to 11 more of a-z 0-9, "
+        "then '-'. Two platforms on one machine need different prefixes.",
+    ).tag(config=True)
+
+    @validate("account_prefix")
+    def _valid_prefix(self, proposal: Any) -> str:
+        try:
+            return check_prefix(proposal["value"])
+        except ValueError as e:
+            raise TraitError(str(e)) from None
+
     account_ids = Tuple(
         Integer(),
         Integer(),
@@ -149,7 +162,12 @@ class SadariLocalSpawner(SadariSpawnerMixin, LocalProcessSpawner):
 
     @default("home_dir")
     def _default_home_dir(self) -> str:
-        return str(Path(self.homes_dir) / account_name(self.user.name))
+        return str(Path(self.homes_dir) / self.account_name)
+
+    @property
+    def account_name(self) -> str:
+        """This person's unix account."""
+        return account_name(self.user.name, self.account_prefix)
 
     async def start(self) -> Any:
         """Refuse without root; make the account, its home and team groups; then start."""
@@ -177,7 +195,7 @@ class SadariLocalSpawner(SadariSpawnerMixin, LocalProcessSpawner):
                 f"{blocked} is closed to other users: make the environment from a Python every "
                 "user can reach (`make install` uses Debian's /usr/bin/python3)"
             )
-        account = ensure_account(self.user.name, home, self.account_ids)
+        account = ensure_account(self.user.name, home, self.account_ids, self.account_prefix)
         legacy = Path(self.legacy_homes_dir) / self.user.name if self.legacy_homes_dir else None
         if legacy and legacy.is_dir() and not home.exists():
             try:
@@ -192,7 +210,7 @@ class SadariLocalSpawner(SadariSpawnerMixin, LocalProcessSpawner):
         if self.teams_dir:
             make_passage(Path(self.teams_dir))
             for team in self.team_groups():
-                gid = ensure_group(team, self.account_ids)
+                gid = ensure_group(team, self.account_ids, self.account_prefix)
                 folder = Path(self.teams_dir) / team
                 folder.mkdir(exist_ok=True)
                 os.chown(folder, 0, gid)
@@ -218,7 +236,7 @@ class SadariLocalSpawner(SadariSpawnerMixin, LocalProcessSpawner):
 
     def user_env(self, env: dict[str, str]) -> dict[str, str]:
         """USER, HOME and SHELL of the account."""
-        env["USER"] = account_name(self.user.name)
+        env["USER"] = self.account_name
         env["HOME"] = self.home_dir
         env["SHELL"] = SHELL
         return env
@@ -227,7 +245,7 @@ class SadariLocalSpawner(SadariSpawnerMixin, LocalProcessSpawner):
         """Stop the server, then anything else still running as the account."""
         await super().stop(now=now)
         try:
-            uid = pwd.getpwnam(account_name(self.user.name)).pw_uid
+            uid = pwd.getpwnam(self.account_name).pw_uid
         except KeyError:
             return
         await asyncio.to_thread(kill_all, uid)

@@ -13,7 +13,9 @@ letter and be at most 32 characters long (Debian's useradd). The mapping here is
 
 Each account carries `owner_tag(hub name)` in its comment field: the adapter refuses to hand an
 existing account to a hub name whose tag differs (a hash collision or someone else's account).
-Team groups use the prefix `sadari_`, which no account name (`sadari-...`) starts with.
+Team groups use the prefix `sadari_`, which no account name (`sadari-...`) starts with. The prefix
+is a setting, so that two platforms on one machine (a demo beside a campus, parallel tests) never
+share an account.
 
 Pure: no I/O.
 """
@@ -21,12 +23,11 @@ Pure: no I/O.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterable
 
 MAX_NAME = 32  # Debian's useradd and groupadd
-ACCOUNT_PREFIX = "sadari-"
-GROUP_PREFIX = "sadari_"
-TEAMS_FOLDER = "sadari_teams"  # next to the homes; no account's home can have this name
+ACCOUNT_PREFIX = "sadari-"  # the default; two platforms on one machine use different ones
 HASH_DIGITS = 10
 _LITERAL = frozenset(b"abcdefghijklmnopqrstuvwxyz0123456789-")
 
@@ -52,14 +53,33 @@ def system_name(name: str, prefix: str) -> str:
     return f"{prefix}{escaped[:keep]}__{_digest(name)[:HASH_DIGITS]}"
 
 
-def account_name(hub_name: str) -> str:
+PREFIX = re.compile(r"^[a-z][a-z0-9]{0,11}-$")
+
+
+def check_prefix(prefix: str) -> str:
+    """`prefix` if it is a valid account prefix (a letter, up to 11 more of `a-z 0-9`, then
+    `-`), else ValueError."""
+    if not PREFIX.match(prefix):
+        raise ValueError(
+            f"account prefix {prefix!r}: a lowercase letter, at most 11 more of a-z 0-9, then '-'"
+        )
+    return prefix
+
+
+def account_name(hub_name: str, prefix: str = ACCOUNT_PREFIX) -> str:
     """The unix account of a hub user."""
-    return system_name(hub_name, ACCOUNT_PREFIX)
+    return system_name(hub_name, prefix)
 
 
-def team_group_name(team: str) -> str:
-    """The unix group of a project team (the hub group `team-...`)."""
-    return system_name(team, GROUP_PREFIX)
+def team_group_name(team: str, prefix: str = ACCOUNT_PREFIX) -> str:
+    """The unix group of a project team (the hub group `team-...`): the account prefix with `_`
+    for its `-`, which no account name starts with."""
+    return system_name(team, prefix[:-1] + "_")
+
+
+def teams_folder(prefix: str = ACCOUNT_PREFIX) -> str:
+    """The folder of the team folders, beside the homes (`sadari_teams`): no home has its name."""
+    return prefix[:-1] + "_teams"
 
 
 def owner_tag(hub_name: str) -> str:

@@ -82,10 +82,11 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningHub]:
 
 
 def test_hostile_cell_reads_nothing_of_the_platform_or_others(hub: RunningHub) -> None:
+    """A trainee, and staff too: an instructor's server gets no more than a trainee's."""
     data = hub.data_dir
-    for user in ("trainee001", "trainee005"):  # trainee005 is data-analysis too
+    for user in ("trainee001", "trainee005", "instructor"):  # trainee005 is data-analysis too
         hub.start_server(user)
-    other_home = hub.homes / "sadari-trainee005"
+    other_home = hub.homes / hub.account("trainee005")
     (other_home / "1-basics").is_dir() or pytest.fail(f"{other_home} was not provisioned")
     sources = sorted(str(p) for p in (ROOT / "labs").rglob("assessments/*/*.ipynb"))
     courses = data / "courses" / COHORT
@@ -107,17 +108,17 @@ def test_hostile_cell_reads_nothing_of_the_platform_or_others(hub: RunningHub) -
     for path in targets:
         assert path.exists(), f"{path} should exist for this check to mean anything"
     secrets = [hub.env["SADARI_AUTOMATION_TOKEN"], (data / "jupyterhub_cookie_secret").read_text()]
-    seen = probe(hub, "trainee001", [str(p) for p in targets], secrets)
+    for user in ("trainee001", "instructor"):
+        seen = probe(hub, user, [str(p) for p in targets], secrets)
+        account = pwd.getpwnam(hub.account(user))
+        assert seen.pop("uid") == account.pw_uid != 0
+        assert seen.pop("groups") == [account.pw_gid]  # no team, no other group
+        assert seen.pop("env") == []  # no secret handed down in the environment
+        assert seen == {str(p): "denied" for p in targets}, user
 
-    account = pwd.getpwnam("sadari-trainee001")
-    assert seen.pop("uid") == account.pw_uid != 0
-    assert seen.pop("groups") == [account.pw_gid]  # no team, no other group
-    assert seen.pop("env") == []  # no secret handed down in the environment
-    assert seen == {str(p): "denied" for p in targets}
-
-    own = probe(hub, "trainee001", [str(hub.homes / "sadari-trainee001" / "1-basics")], [])
-    assert own[str(hub.homes / "sadari-trainee001" / "1-basics")] == "read"
-    for user in ("trainee001", "trainee005"):
+    own_labs = str(hub.homes / hub.account("trainee001") / "1-basics")
+    assert probe(hub, "trainee001", [own_labs], [])[own_labs] == "read"
+    for user in ("trainee001", "trainee005", "instructor"):
         hub.stop_server(user)
 
 
@@ -125,10 +126,10 @@ def test_homes_are_private_and_platform_folders_closed(hub: RunningHub) -> None:
     for path in (hub.data_dir, ROOT / "labs"):
         assert stat.S_IMODE(path.stat().st_mode) == 0o700, path
         assert path.stat().st_uid == 0
-    home = hub.homes / "sadari-trainee001"
+    home = hub.homes / hub.account("trainee001")
     info = home.stat()
     assert stat.S_IMODE(info.st_mode) == 0o700
-    assert info.st_uid == pwd.getpwnam("sadari-trainee001").pw_uid
+    assert info.st_uid == pwd.getpwnam(hub.account("trainee001")).pw_uid
     for lab in (home / "1-basics").iterdir():  # provisioned by the hub, owned by the trainee
         assert lab.stat().st_uid == info.st_uid, lab
 
@@ -143,7 +144,8 @@ def test_lookalike_names_get_different_accounts_and_homes(hub: RunningHub) -> No
         hub.stop_server(user)
     assert len(accounts) == len(LOOKALIKES)
     assert len({uid for uid, _ in accounts}) == len(LOOKALIKES)
-    expected = {"sadari-kim_2elee", "sadari-kim_5flee", "sadari-kim-lee"}
+    prefix = hub.env["SADARI_ACCOUNT_PREFIX"]
+    expected = {f"{prefix}kim_2elee", f"{prefix}kim_5flee", f"{prefix}kim-lee"}
     assert {Path(home).name for _, home in accounts} == expected
 
 
@@ -165,7 +167,7 @@ def test_only_team_members_enter_the_team_folder(hub: RunningHub) -> None:
     assert set(r.json()["hub_sync"]["added"][group]) == set(pair), r.text
     for user in (*pair, "trainee003"):
         hub.start_server(user)
-    folder = hub.homes / "sadari_teams" / group
+    folder = hub.homes / (hub.env["SADARI_ACCOUNT_PREFIX"][:-1] + "_teams") / group
     written = run_code(
         hub, pair[0], f"open('{group}/plan.md', 'w').write('우리 팀 / our plan'); print('ok')"
     )

@@ -176,5 +176,5 @@ def test_team_members_share_a_folder(hub: RunningHub) -> None:
     assert seen["content"] == "우리 팀 계획 / our plan"  # the other member sees it
     for user in pair:
         hub.stop_server(user)
-    assert all(os.path.islink(hub.homes / f"sadari-{u}" / group) for u in pair)
-    assert not (hub.homes / "sadari-trainee001" / group).exists()  # not a member
+    assert all(os.path.islink(hub.homes / hub.account(u) / group) for u in pair)
+    assert not (hub.homes / hub.account("trainee001") / group).exists()  # not a member

@@ -65,6 +65,22 @@ def sadari(env: dict[str, str], *args: str, check: bool = True) -> subprocess.Co
     return r
 
 
+def remove_accounts(prefix: str) -> None:
+    """Delete the unix accounts and team groups a test hub made (its own prefix only)."""
+    import grp
+    import pwd
+
+    sbin = "/usr/sbin:/sbin:/usr/bin:/bin"
+    for entry in pwd.getpwall():
+        if entry.pw_name.startswith(prefix):
+            subprocess.run([shutil.which("userdel", path=sbin) or "userdel", entry.pw_name],
+                           capture_output=True)  # fmt: skip
+    for group in grp.getgrall():
+        if group.gr_name.startswith((prefix, prefix[:-1] + "_")):
+            subprocess.run([shutil.which("groupdel", path=sbin) or "groupdel", group.gr_name],
+                           capture_output=True)  # fmt: skip
+
+
 @dataclass
 class RunningHub:
     """A started hub; `url` is the public (proxy) URL."""
@@ -95,6 +111,8 @@ class RunningHub:
             homes = Path(tempfile.mkdtemp(prefix="sadari-test-homes-"))
             homes.chmod(0o711)
             extra["SADARI_HOMES_DIR"] = str(homes)
+        # accounts of their own: hubs of parallel tests never share (or kill) each other's
+        extra.setdefault("SADARI_ACCOUNT_PREFIX", f"t{secrets.token_hex(3)}-")
         env = hub_env(data_dir, db_url, **extra)
         sadari(env, "db", "upgrade")
         sadari(env, "demo", "seed", "--trainees", str(trainees))
@@ -150,11 +168,18 @@ class RunningHub:
                 os.kill(int(pid_file.read_text()), signal.SIGKILL)
         if Path(self.env["SADARI_HOMES_DIR"]).name.startswith("sadari-test-homes-"):
             shutil.rmtree(self.env["SADARI_HOMES_DIR"], ignore_errors=True)
+        remove_accounts(self.env["SADARI_ACCOUNT_PREFIX"])
 
     @property
     def homes(self) -> Path:
-        """The folder of the people's homes (`<homes>/sadari-<name>`)."""
+        """The folder of the people's homes (`<homes>/<account>`)."""
         return Path(self.env["SADARI_HOMES_DIR"])
+
+    def account(self, username: str) -> str:
+        """The unix account of a hub user on this hub."""
+        from sadari.hub.core.accounts import account_name
+
+        return account_name(username, self.env["SADARI_ACCOUNT_PREFIX"])
 
     # --- acting as people ---------------------------------------------------------------------
 

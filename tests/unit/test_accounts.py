@@ -63,7 +63,17 @@ def test_team_groups_and_accounts_live_apart() -> None:
     """A hub user named like a team never gets the team's group name (prefixes differ)."""
     assert acc.team_group_name("team-c1-01") == "sadari_team-c1-01"
     assert acc.account_name("team-c1-01") == "sadari-team-c1-01"
-    assert not acc.TEAMS_FOLDER.startswith(acc.ACCOUNT_PREFIX)
+    assert acc.teams_folder() == "sadari_teams"
+    assert not acc.teams_folder().startswith(acc.ACCOUNT_PREFIX)
+
+
+def test_prefixes_keep_two_platforms_apart() -> None:
+    assert acc.account_name("kim", "demo2-") == "demo2-kim" != acc.account_name("kim")
+    assert acc.team_group_name("team-c-01", "demo2-") == "demo2_team-c-01"
+    assert len(acc.account_name("김민수" * 5, "abcdefghijkl-")) == 32
+    for bad in ("Sadari-", "sadari", "1x-", "x_-", "abcdefghijklm-"):
+        with pytest.raises(ValueError, match="account prefix"):
+            acc.check_prefix(bad)
 
 
 def test_owner_tag_is_ascii_and_distinguishes() -> None:
