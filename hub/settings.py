@@ -17,9 +17,19 @@ from traitlets.config import LoggingConfigurable
 
 from .core.accounts import ACCOUNT_PREFIX, check_prefix, teams_folder
 
+# secrets read from the environment by `secret()` (else from files in data_dir)
+SECRET_VARIABLES = ("SADARI_AUTOMATION_TOKEN", "SADARI_PSEUDONYM_KEY", "SADARI_COOKIE_SECRET")
+
 
 def _env(name: str, fallback: str) -> str:
     return os.environ.get(name) or fallback
+
+
+def _spell(value: object) -> str:
+    """A setting's value as its environment variable is read back ('1'/'0' for yes/no)."""
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    return str(value)
 
 
 class SadariSettings(LoggingConfigurable):
@@ -28,7 +38,7 @@ class SadariSettings(LoggingConfigurable):
     project_dir = Unicode(
         help="""Folder holding labs/ and node_modules/ (the project checkout).
         Default: $SADARI_PROJECT_DIR, else the current directory.""",
-    ).tag(config=True)
+    ).tag(config=True, env="SADARI_PROJECT_DIR")
 
     @default("project_dir")
     def _default_project_dir(self) -> str:
@@ -37,7 +47,7 @@ class SadariSettings(LoggingConfigurable):
     data_dir = Unicode(
         help="""Folder for databases, trainee homes, secrets and logs.
         Default: $SADARI_DATA_DIR, else <project_dir>/data.""",
-    ).tag(config=True)
+    ).tag(config=True, env="SADARI_DATA_DIR")
 
     @default("data_dir")
     def _default_data_dir(self) -> str:
@@ -50,7 +60,7 @@ class SadariSettings(LoggingConfigurable):
     db_url = Unicode(
         help="""SQLAlchemy URL of sadari's database of record (SQLite or PostgreSQL).
         Default: $SADARI_DB_URL, else sqlite:///<data_dir>/sadari.sqlite.""",
-    ).tag(config=True)
+    ).tag(config=True, env="SADARI_DB_URL")
 
     @default("db_url")
     def _default_db_url(self) -> str:
@@ -59,7 +69,7 @@ class SadariSettings(LoggingConfigurable):
     hub_db_url = Unicode(
         help="""Database URL of JupyterHub's own state. Default: $SADARI_HUB_DB_URL, else
         sqlite:///<data_dir>/jupyterhub.sqlite.""",
-    ).tag(config=True)
+    ).tag(config=True, env="SADARI_HUB_DB_URL")
 
     @default("hub_db_url")
     def _default_hub_db_url(self) -> str:
@@ -68,7 +78,7 @@ class SadariSettings(LoggingConfigurable):
     upgrade_db = Bool(
         help="""Migrate sadari's database to the newest schema at start-up instead of refusing
         to start on an old one. Default: $SADARI_UPGRADE_DB ('1' for yes), else no.""",
-    ).tag(config=True)
+    ).tag(config=True, env="SADARI_UPGRADE_DB")
 
     @default("upgrade_db")
     def _default_upgrade_db(self) -> bool:
@@ -77,7 +87,7 @@ class SadariSettings(LoggingConfigurable):
     labs_dir = Unicode(
         help="Folder of the curriculum (curriculum.yaml and notebooks). Default: "
         "$SADARI_LABS_DIR, else <project_dir>/labs.",
-    ).tag(config=True)
+    ).tag(config=True, env="SADARI_LABS_DIR")
 
     @default("labs_dir")
     def _default_labs_dir(self) -> str:
@@ -91,7 +101,7 @@ class SadariSettings(LoggingConfigurable):
     bind_url = Unicode(
         help="Public URL the hub's proxy listens on. Default: $SADARI_BIND_URL, else "
         "http://127.0.0.1:8000.",
-    ).tag(config=True)
+    ).tag(config=True, env="SADARI_BIND_URL")
 
     @default("bind_url")
     def _default_bind_url(self) -> str:
@@ -99,7 +109,7 @@ class SadariSettings(LoggingConfigurable):
 
     hub_port = Integer(
         help="Port of the hub's own process (behind the proxy). Default: $SADARI_HUB_PORT, else 8081.",
-    ).tag(config=True)
+    ).tag(config=True, env="SADARI_HUB_PORT")
 
     @default("hub_port")
     def _default_hub_port(self) -> int:
@@ -107,7 +117,7 @@ class SadariSettings(LoggingConfigurable):
 
     proxy_api_port = Integer(
         help="Port of the proxy's REST API. Default: $SADARI_PROXY_API_PORT, else 8001.",
-    ).tag(config=True)
+    ).tag(config=True, env="SADARI_PROXY_API_PORT")
 
     @default("proxy_api_port")
     def _default_proxy_api_port(self) -> int:
@@ -116,7 +126,7 @@ class SadariSettings(LoggingConfigurable):
     service_port = Integer(
         help="Port the sadari service listens on (loopback). Default: $SADARI_SERVICE_PORT, "
         "else 10101.",
-    ).tag(config=True)
+    ).tag(config=True, env="SADARI_SERVICE_PORT")
 
     @default("service_port")
     def _default_service_port(self) -> int:
@@ -128,7 +138,7 @@ class SadariSettings(LoggingConfigurable):
         shared demo password, clearly marked as a demo. 'native': NativeAuthenticator (sign-up
         with admin approval). 'github' / 'generic-oauth': OAuthenticator, configured through its
         own traits (client id, secret, callback URL). Default: $SADARI_AUTHENTICATOR, else demo.""",
-    ).tag(config=True)
+    ).tag(config=True, env="SADARI_AUTHENTICATOR")
 
     @default("authenticator")
     def _default_authenticator(self) -> str:
@@ -137,7 +147,7 @@ class SadariSettings(LoggingConfigurable):
     demo_password = Unicode(
         help="Shared password of the demo login. Default: $SADARI_DEMO_PASSWORD, else "
         "'sadari-demo'.",
-    ).tag(config=True)
+    ).tag(config=True, env="SADARI_DEMO_PASSWORD")
 
     @default("demo_password")
     def _default_demo_password(self) -> str:
@@ -151,7 +161,7 @@ class SadariSettings(LoggingConfigurable):
         track's image (images/lab) on this machine's Docker engine, a named volume per trainee,
         memory and CPU limits, on an internal network that reaches only the hub and the service
         (needs root for the host firewall). Default: $SADARI_SPAWNER, else local.""",
-    ).tag(config=True)
+    ).tag(config=True, env="SADARI_SPAWNER")
 
     @default("spawner")
     def _default_spawner(self) -> str:
@@ -160,7 +170,7 @@ class SadariSettings(LoggingConfigurable):
     docker_network = Unicode(
         help="Docker network of the trainee containers (internal, no traffic between "
         "containers). Default: $SADARI_DOCKER_NETWORK, else sadari-trainees.",
-    ).tag(config=True)
+    ).tag(config=True, env="SADARI_DOCKER_NETWORK")
 
     @default("docker_network")
     def _default_docker_network(self) -> str:
@@ -169,7 +179,7 @@ class SadariSettings(LoggingConfigurable):
     docker_subnet = Unicode(
         help="Subnet of the trainee network; the host is its first address, where containers "
         "reach the hub and the service. Default: $SADARI_DOCKER_SUBNET, else 172.30.0.0/24.",
-    ).tag(config=True)
+    ).tag(config=True, env="SADARI_DOCKER_SUBNET")
 
     @default("docker_subnet")
     def _default_docker_subnet(self) -> str:
@@ -185,7 +195,7 @@ class SadariSettings(LoggingConfigurable):
     docker_bridge = Unicode(
         help="Host bridge of the trainee network (at most 15 characters). "
         "Default: $SADARI_DOCKER_BRIDGE, else sadari0.",
-    ).tag(config=True)
+    ).tag(config=True, env="SADARI_DOCKER_BRIDGE")
 
     @default("docker_bridge")
     def _default_docker_bridge(self) -> str:
@@ -195,7 +205,7 @@ class SadariSettings(LoggingConfigurable):
         help="Image of servers with no track (staff) in the docker backend; trainees get their "
         "track's image from the curriculum. Default: $SADARI_SINGLEUSER_IMAGE, else "
         "sadari/singleuser:<version>.",
-    ).tag(config=True)
+    ).tag(config=True, env="SADARI_SINGLEUSER_IMAGE")
 
     @default("singleuser_image")
     def _default_singleuser_image(self) -> str:
@@ -206,7 +216,7 @@ class SadariSettings(LoggingConfigurable):
     hub_admins = Unicode(
         help="Comma-separated usernames with JupyterHub admin rights (the hub's admin page). "
         "Default: $SADARI_HUB_ADMINS, else none.",
-    ).tag(config=True)
+    ).tag(config=True, env="SADARI_HUB_ADMINS")
 
     @default("hub_admins")
     def _default_hub_admins(self) -> str:
@@ -216,7 +226,7 @@ class SadariSettings(LoggingConfigurable):
         help="""Comma-separated cohort ids whose trainees see the pseudonymous selection
         leaderboard (GET /api/v1/cohorts/<id>/leaderboard: the top ranks and their own neighbours,
         no names). Cohorts opt in; default: $SADARI_LEADERBOARD_COHORTS, else none.""",
-    ).tag(config=True)
+    ).tag(config=True, env="SADARI_LEADERBOARD_COHORTS")
 
     @default("leaderboard_cohorts")
     def _default_leaderboard_cohorts(self) -> str:
@@ -228,9 +238,13 @@ class SadariSettings(LoggingConfigurable):
         return {c.strip() for c in self.leaderboard_cohorts.split(",") if c.strip()}
 
     max_submission_bytes = Integer(
-        20 * 1024 * 1024,
-        help="Largest submission (zip upload, and its unpacked content) accepted, in bytes.",
-    ).tag(config=True)
+        help="Largest submission (zip upload, and its unpacked content) accepted, in bytes. "
+        "Default: $SADARI_MAX_SUBMISSION_BYTES, else 20 MiB.",
+    ).tag(config=True, env="SADARI_MAX_SUBMISSION_BYTES")
+
+    @default("max_submission_bytes")
+    def _default_max_submission_bytes(self) -> int:
+        return int(_env("SADARI_MAX_SUBMISSION_BYTES", str(20 * 1024 * 1024)))
 
     grader = CaselessStrEnum(
         ["sandbox", "docker", "kubernetes", "nbgrader"],
@@ -247,7 +261,7 @@ class SadariSettings(LoggingConfigurable):
         'nbgrader': stock `nbgrader autograde` in a subprocess, WITHOUT a sandbox (trusted code
         only: the submission runs with the grader's permissions).
         Default: $SADARI_GRADER, else sandbox.""",
-    ).tag(config=True)
+    ).tag(config=True, env="SADARI_GRADER")
 
     @default("grader")
     def _default_grader(self) -> str:
@@ -256,7 +270,7 @@ class SadariSettings(LoggingConfigurable):
     grader_image = Unicode(
         help="The grading image of the docker grader (images/grader, built by images/build.py). "
         "Default: $SADARI_GRADER_IMAGE, else sadari/grader:<version>.",
-    ).tag(config=True)
+    ).tag(config=True, env="SADARI_GRADER_IMAGE")
 
     @default("grader_image")
     def _default_grader_image(self) -> str:
@@ -267,7 +281,7 @@ class SadariSettings(LoggingConfigurable):
     grading_namespace = Unicode(
         help="Namespace of the kubernetes grader's Jobs. Default: $SADARI_GRADING_NAMESPACE, "
         "else the namespace of the pod this runs in.",
-    ).tag(config=True)
+    ).tag(config=True, env="SADARI_GRADING_NAMESPACE")
 
     @default("grading_namespace")
     def _default_grading_namespace(self) -> str:
@@ -277,7 +291,7 @@ class SadariSettings(LoggingConfigurable):
 
     grading_workers = Integer(
         help="Submissions graded at once. Default: $SADARI_GRADING_WORKERS, else the CPU count.",
-    ).tag(config=True)
+    ).tag(config=True, env="SADARI_GRADING_WORKERS")
 
     @default("grading_workers")
     def _default_grading_workers(self) -> int:
@@ -289,7 +303,7 @@ class SadariSettings(LoggingConfigurable):
         `grading_poll_seconds`, taking jobs queued at least that long ago (fresh ones belong to
         whoever queued them). Turn off where separate grading workers run (the Helm chart).
         Default: $SADARI_SERVICE_GRADING (0 or 1), else on.""",
-    ).tag(config=True)
+    ).tag(config=True, env="SADARI_SERVICE_GRADING")
 
     @default("service_grading")
     def _default_service_grading(self) -> bool:
@@ -298,13 +312,19 @@ class SadariSettings(LoggingConfigurable):
     grading_poll_seconds = Integer(
         help="How often (seconds) the service looks for jobs left waiting in the grading queue. "
         "Default: $SADARI_GRADING_POLL_SECONDS, else 60.",
-    ).tag(config=True)
+    ).tag(config=True, env="SADARI_GRADING_POLL_SECONDS")
 
     @default("grading_poll_seconds")
     def _default_grading_poll_seconds(self) -> int:
         return int(_env("SADARI_GRADING_POLL_SECONDS", "60"))
 
-    max_submission_files = Integer(200, help="Most files one submission may hold.").tag(config=True)
+    max_submission_files = Integer(
+        help="Most files one submission may hold. Default: $SADARI_MAX_SUBMISSION_FILES, else 200."
+    ).tag(config=True, env="SADARI_MAX_SUBMISSION_FILES")
+
+    @default("max_submission_files")
+    def _default_max_submission_files(self) -> int:
+        return int(_env("SADARI_MAX_SUBMISSION_FILES", "200"))
 
     @property
     def exchange_dir(self) -> Path:
@@ -312,8 +332,13 @@ class SadariSettings(LoggingConfigurable):
         return Path(self.data_dir) / "exchange"
 
     max_roster_bytes = Integer(
-        5 * 1024 * 1024, help="Largest roster upload accepted, in bytes."
-    ).tag(config=True)
+        help="Largest roster upload accepted, in bytes. Default: $SADARI_MAX_ROSTER_BYTES, else "
+        "5 MiB.",
+    ).tag(config=True, env="SADARI_MAX_ROSTER_BYTES")
+
+    @default("max_roster_bytes")
+    def _default_max_roster_bytes(self) -> int:
+        return int(_env("SADARI_MAX_ROSTER_BYTES", str(5 * 1024 * 1024)))
 
     @property
     def service_url(self) -> str:
@@ -334,7 +359,7 @@ class SadariSettings(LoggingConfigurable):
         help="""Folder of the people's homes on the embedded default, one per unix account
         (`<homes_dir>/sadari-<name>`, 0700); every folder above it must be passable by other
         users. Default: $SADARI_HOMES_DIR, else /home (as on any Linux machine).""",
-    ).tag(config=True)
+    ).tag(config=True, env="SADARI_HOMES_DIR")
 
     @default("homes_dir")
     def _default_homes_dir(self) -> str:
@@ -345,7 +370,7 @@ class SadariSettings(LoggingConfigurable):
         (`sadari-` gives `sadari-trainee001`): a lowercase letter, up to 11 more of a-z 0-9, then
         '-'. Two platforms on one machine need different prefixes. Default:
         $SADARI_ACCOUNT_PREFIX, else sadari-.""",
-    ).tag(config=True)
+    ).tag(config=True, env="SADARI_ACCOUNT_PREFIX")
 
     @default("account_prefix")
     def _default_account_prefix(self) -> str:
@@ -388,17 +413,15 @@ class SadariSettings(LoggingConfigurable):
         return self.secret("pseudonym-key", "SADARI_PSEUDONYM_KEY").encode()
 
     def environment(self) -> dict[str, str]:
-        """The variables that give another process (the service) these same settings."""
-        return {
-            "SADARI_PROJECT_DIR": self.project_dir,
-            "SADARI_DATA_DIR": self.data_dir,
-            "SADARI_DB_URL": self.db_url,
-            "SADARI_LABS_DIR": self.labs_dir,
-            "SADARI_UPGRADE_DB": "1" if self.upgrade_db else "",
-            "SADARI_SERVICE_PORT": str(self.service_port),
-            "SADARI_SPAWNER": self.spawner,
-            "SADARI_SERVICE_GRADING": "1" if self.service_grading else "0",
-            "SADARI_LEADERBOARD_COHORTS": self.leaderboard_cohorts,
-            # containers reach the service at the host's trainee-network address
-            "SADARI_SERVICE_BIND_IP": "0.0.0.0" if self.spawner == "docker" else "",
+        """The variables that give another process (the service, a grading worker) these same
+        settings: every trait tagged with its `env` variable, spelled as that variable is read,
+        whether it was set in jupyterhub_config.py or the environment; plus the secrets given in
+        this process's environment (else each process reads the same files in data_dir)."""
+        out = {
+            trait.metadata["env"]: _spell(getattr(self, name))
+            for name, trait in sorted(self.traits(env=lambda var: bool(var)).items())
         }
+        out.update({var: os.environ[var] for var in SECRET_VARIABLES if os.environ.get(var)})
+        # containers reach the service at the host's trainee-network address
+        out["SADARI_SERVICE_BIND_IP"] = "0.0.0.0" if self.spawner == "docker" else ""
+        return out

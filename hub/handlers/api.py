@@ -28,6 +28,11 @@ class HealthHandler(ApiHandler):
                 "schema": {"current": status.current, "head": status.head},
                 "curriculum": self.ctx.curriculum.program_id,
                 "hub": self.ctx.hub is not None,
+                "grading": {
+                    "engine": self.ctx.settings.grader,
+                    "workers": self.ctx.settings.grading_workers,
+                    "service_grading": self.ctx.settings.service_grading,
+                },
             }
         )
 

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import requests
 
 from tests.support.hub import ROOT, RunningHub, sadari
 from tests.support.kernel import run_code
@@ -61,7 +62,15 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningHub]:
     if os.geteuid() != 0:
         pytest.skip("per-person unix accounts need root (the CI and `sadari run` run as root)")
     data = tmp_path_factory.mktemp("isolation")
-    running = RunningHub.start(data, f"sqlite:///{data}/sadari.sqlite", trainees=8)
+    # non-default grading settings, read back from the running service by the last test
+    running = RunningHub.start(
+        data,
+        f"sqlite:///{data}/sadari.sqlite",
+        trainees=8,
+        SADARI_GRADER="nbgrader",
+        SADARI_GRADING_WORKERS="3",
+        SADARI_GRADING_POLL_SECONDS="3600",
+    )
     try:
         roster = data / "lookalikes.csv"
         roster.write_text(
@@ -202,3 +211,10 @@ def test_trainee_server_hides_staff_tools_and_opens_in_korean(hub: RunningHub) -
     packs = hub.call(user, "GET", f"{base}/lab/api/translations").json()["data"]
     assert "ko_KR" in packs
     hub.stop_server(user)
+
+
+def test_the_service_runs_with_the_hubs_settings(hub: RunningHub) -> None:
+    """Settings given to the hub (here through its environment) reach the service it starts:
+    the environment handed to the service derives from the settings' traits."""
+    health = requests.get(f"{hub.service}/health", timeout=10).json()
+    assert health["grading"] == {"engine": "nbgrader", "workers": 3, "service_grading": True}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -124,3 +125,28 @@ def test_a_bad_docker_subnet_is_refused(settings: SadariSettings) -> None:
 
     with pytest.raises((TraitError, ValueError)):
         SadariSettings(docker_subnet="300.1.0.0/24")
+
+
+def test_the_service_gets_every_setting_from_the_config_file(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """What jupyterhub_config.py sets reaches the service: its environment, read back by the
+    service's own SadariSettings in a clean environment, gives the same value of every setting."""
+    c = Config()
+    c.SadariSettings.grader = "docker"
+    c.SadariSettings.grading_workers = 7
+    c.SadariSettings.service_grading = False
+    c.SadariSettings.max_submission_bytes = 12345
+    c.SadariSettings.leaderboard_cohorts = "2026-seoul-1"
+    c.SadariSettings.data_dir = str(tmp_path / "data")
+    hub_side = SadariSettings(config=c)
+    service_env = hubconfig.apply(hub_side, c).JupyterHub.services[0]["environment"]
+    for var in [v for v in os.environ if v.startswith("SADARI_")]:
+        monkeypatch.delenv(var)
+    for var, value in service_env.items():
+        monkeypatch.setenv(var, value)
+    service_side = SadariSettings()
+    for name in hub_side.traits(config=True):
+        assert getattr(service_side, name) == getattr(hub_side, name), name
+    assert (service_side.grader, service_side.grading_workers) == ("docker", 7)
+    assert service_side.service_grading is False
