@@ -40,7 +40,7 @@ $(BIN)/activate: | system-deps
 $(VENV)/.installed: $(BIN)/activate pyproject.toml labs/requirements.txt $(wildcard labs/requirements/*.txt) \
 		hub/singleuser/lab-overrides.json
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[test,postgresql,auth,docker,singleuser]' -r labs/requirements.txt
+	$(BIN)/python -m pip install -q -e '.[test,postgresql,auth,docker,singleuser,culler]' -r labs/requirements.txt
 	install -D -m 644 hub/singleuser/lab-overrides.json \
 		$(VENV)/share/jupyter/lab/settings/overrides.d/sadari.json
 	touch $@

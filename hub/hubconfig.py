@@ -15,6 +15,7 @@ from typing import Any
 
 from traitlets.config import Config
 
+from . import culler
 from .core import permissions as perm
 from .settings import SadariSettings
 
@@ -23,6 +24,7 @@ EXCHANGE_CONFIG_DIR = str(
     Path(importlib.util.find_spec("sadari.graders").submodule_search_locations[0]) / "exchange"
 )
 SINGLEUSER_CONFIG_DIR = str(Path(__file__).with_name("singleuser"))
+CULLER = "idle-culler"
 AUTHENTICATORS = {
     "native": "nativeauthenticator.NativeAuthenticator",
     "github": "oauthenticator.github.GitHubOAuthenticator",
@@ -49,6 +51,9 @@ def update_hub(s: SadariSettings, c: Config) -> None:
     c.JupyterHub.cookie_secret_file = str(Path(s.data_dir) / "jupyterhub_cookie_secret")
     c.JupyterHub.template_paths = [str(TEMPLATES / "hub")]
     c.JupyterHub.template_vars = {"sadari_demo": s.authenticator == "demo"}
+    # a class starting at once: a few spawns at a time, the others told to retry (error.html)
+    c.JupyterHub.concurrent_spawn_limit = s.spawn_concurrency
+    c.JupyterHub.active_server_limit = s.max_servers
 
 
 def update_proxy(s: SadariSettings, c: Config) -> None:
@@ -100,6 +105,7 @@ def update_spawner(s: SadariSettings, c: Config) -> None:
     c.SadariSpawnerMixin.teams_dir = s.teams_dir
     c.Spawner.cmd = [_bin("jupyterhub-singleuser")]
     c.Spawner.default_url = "/lab"
+    c.SadariSpawnerMixin.idle_timeout = s.idle_timeout
     c.Spawner.start_timeout = 120
     c.Spawner.http_timeout = 60
     # The server's own token may act for its user towards the sadari service (the exchange),
@@ -158,6 +164,19 @@ def update_services(s: SadariSettings, c: Config) -> None:
         },
         {"name": perm.AUTOMATION_SERVICE, "api_token": s.automation_token, "display": False},
     ]
+    if s.idle_timeout > 0:
+        if importlib.util.find_spec("jupyterhub_idle_culler") is None:
+            raise RuntimeError(
+                "idle culling needs jupyterhub-idle-culler: pip install 'sadari[culler]' "
+                "(make install does), or set SADARI_IDLE_TIMEOUT=0"
+            )
+        c.JupyterHub.services.append(
+            {
+                "name": CULLER,
+                "command": culler.command(sys.executable, s.idle_timeout),
+                "display": False,
+            }
+        )
 
 
 def roles() -> list[dict[str, Any]]:
@@ -190,10 +209,24 @@ def roles() -> list[dict[str, Any]]:
     return out
 
 
+CULLER_ROLE = {
+    "name": "sadari-idle-culler",
+    "description": "stops servers idle past their limit (jupyterhub-idle-culler)",
+    "scopes": [
+        "list:users",
+        "read:users:activity",
+        "read:servers",
+        "delete:servers",
+        "admin:server_state",  # the stage's idle limit is in the spawner's state
+    ],
+    "services": [CULLER],
+}
+
+
 def update_roles(s: SadariSettings, c: Config) -> None:
-    """Custom scopes and roles (JupyterHub RBAC)."""
+    """Custom scopes and roles (JupyterHub RBAC); the idle culler's where it runs."""
     c.JupyterHub.custom_scopes = perm.CUSTOM_SCOPES
-    c.JupyterHub.load_roles = roles()
+    c.JupyterHub.load_roles = roles() + ([CULLER_ROLE] if s.idle_timeout > 0 else [])
 
 
 def apply(settings: SadariSettings, c: Config) -> Config:

@@ -380,6 +380,37 @@ class SadariSettings(LoggingConfigurable):
     def _valid_account_prefix(self, proposal: Any) -> str:
         return check_prefix(proposal["value"])
 
+    idle_timeout = Integer(
+        help="""Seconds without activity after which the idle culler (jupyterhub-idle-culler, a
+        hub-managed service) stops a person's server; saved files stay, and the next visit says
+        why the server was stopped. A stage's `idle_minutes` in the curriculum overrides it for its
+        trainees. 0: no culling. Default: $SADARI_IDLE_TIMEOUT, else 3600.""",
+    ).tag(config=True, env="SADARI_IDLE_TIMEOUT")
+
+    @default("idle_timeout")
+    def _default_idle_timeout(self) -> int:
+        return int(_env("SADARI_IDLE_TIMEOUT", "3600"))
+
+    spawn_concurrency = Integer(
+        help="""Servers that may be starting at once (JupyterHub's concurrent_spawn_limit):
+        people beyond it see a page that retries by itself a few seconds later instead of a spawn
+        that times out when a whole class presses start at 9 a.m. Default:
+        $SADARI_SPAWN_CONCURRENCY, else 4 per CPU core.""",
+    ).tag(config=True, env="SADARI_SPAWN_CONCURRENCY")
+
+    @default("spawn_concurrency")
+    def _default_spawn_concurrency(self) -> int:
+        return int(_env("SADARI_SPAWN_CONCURRENCY", str(4 * (os.cpu_count() or 1))))
+
+    max_servers = Integer(
+        help="""Servers that may run at once (JupyterHub's active_server_limit; 0: no limit):
+        set it from the memory the machine has for them. Default: $SADARI_MAX_SERVERS, else 0.""",
+    ).tag(config=True, env="SADARI_MAX_SERVERS")
+
+    @default("max_servers")
+    def _default_max_servers(self) -> int:
+        return int(_env("SADARI_MAX_SERVERS", "0"))
+
     @property
     def teams_dir(self) -> str:
         """Parent of the project teams' shared folders: beside the homes for local servers (open

@@ -12,6 +12,7 @@ import asyncio
 import os
 import pwd
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -63,7 +64,35 @@ class SadariSpawnerMixin(LoggingConfigurable):
     teams_dir = Unicode(
         help="Folder holding each project team's shared folder (one per `team-*` hub group)."
     ).tag(config=True)
+    idle_timeout = Integer(
+        0,
+        help="Seconds without activity after which the idle culler stops a server (0: never); "
+        "a stage's `idle_minutes` in the curriculum overrides it for that stage's trainees.",
+    ).tag(config=True)
     sadari_plan: SpawnPlan | None = None
+    stage_idle_seconds: int | None = None  # this server's idle limit (the stage's), for the culler
+    idle_stopped_minutes: int | None = None  # set when a server was stopped after being idle
+
+    @property
+    def idle_limit(self) -> int:
+        """Seconds of inactivity after which this server is stopped (0: never)."""
+        return self.stage_idle_seconds or self.idle_timeout
+
+    def get_state(self) -> dict[str, Any]:
+        """The backend's state, the stage's idle limit (the culler reads it) and whether the
+        last stop came after the limit of inactivity (the next visit says so)."""
+        state: dict[str, Any] = super().get_state()  # type: ignore[misc]
+        if self.stage_idle_seconds:
+            state["sadari_idle_seconds"] = self.stage_idle_seconds
+        if self.idle_stopped_minutes:
+            state["sadari_idle_stopped_minutes"] = self.idle_stopped_minutes
+        return state
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        """Restore what get_state saved (after a hub restart)."""
+        super().load_state(state)  # type: ignore[misc]
+        self.stage_idle_seconds = state.get("sadari_idle_seconds")
+        self.idle_stopped_minutes = state.get("sadari_idle_stopped_minutes")
 
     def team_groups(self) -> list[str]:
         """The project teams (hub groups `team-...`) this spawner's user belongs to."""
@@ -96,9 +125,22 @@ class SadariSpawnerMixin(LoggingConfigurable):
         """Resolve and apply the plan, provision the labs, then start as the backend does."""
         plan = self.resolve_plan()
         self.sadari_plan = plan
+        self.stage_idle_seconds = plan.idle_seconds
         self.apply_plan(plan)
         await self.provision_labs(plan)
-        return await super().start()  # type: ignore[misc]
+        started = await super().start()  # type: ignore[misc]
+        self.idle_stopped_minutes = None  # said on the pages seen before this start
+        return started
+
+    async def stop(self, now: bool = False) -> None:
+        """Stop as the backend does; remember when the server had been idle past its limit (the
+        idle culler stopped it), so that the person's next visit can say why it is gone."""
+        last = getattr(getattr(self, "orm_spawner", None), "last_activity", None)
+        limit = self.idle_limit
+        if limit and last is not None:
+            idle = (datetime.now(UTC).replace(tzinfo=None) - last).total_seconds()
+            self.idle_stopped_minutes = max(1, round(idle / 60)) if idle >= limit else None
+        await super().stop(now=now)  # type: ignore[misc]
 
 
 class SadariLocalSpawner(SadariSpawnerMixin, LocalProcessSpawner):

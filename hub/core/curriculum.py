@@ -110,13 +110,15 @@ class StagePlan:
 @dataclass(frozen=True)
 class Stage:
     """A stage of the program (basics, advanced, project); `position` starts at 1. `selection`:
-    how trainees of the stage before are selected into this one; `teams`: how they form teams."""
+    how trainees of the stage before are selected into this one; `teams`: how they form teams;
+    `idle_minutes`: when an idle trainee server of this stage is stopped (None: the platform's)."""
 
     id: str
     name: Text
     position: int
     selection: SelectionPolicy | None = None
     teams: TeamPolicy | None = None
+    idle_minutes: int | None = None  # None: the platform's idle timeout
 
 
 @dataclass(frozen=True)
@@ -248,7 +250,10 @@ def _unique(items: Iterable[tuple[str, Path]], doc: Located, what: str) -> list[
 def _build(doc: Located) -> Curriculum:
     v = doc.value
     problems: list[Problem] = []
-    stages = tuple(Stage(s["id"], _text(s["name"]), i + 1) for i, s in enumerate(v["stages"]))
+    stages = tuple(
+        Stage(s["id"], _text(s["name"]), i + 1, idle_minutes=s.get("idle_minutes"))
+        for i, s in enumerate(v["stages"])
+    )
     stage_ids = [s.id for s in stages]
     problems += _unique(((s.id, ("stages", i, "id")) for i, s in enumerate(stages)), doc, "stage")
 

@@ -270,7 +270,19 @@ SCHEMA: dict[str, Any] = {
                 "type": "object",
                 "required": ["id", "name"],
                 "additionalProperties": False,
-                "properties": {"id": ID, "name": TEXT, "selection": SELECTION, "teams": TEAMS},
+                "properties": {
+                    "id": ID,
+                    "name": TEXT,
+                    "selection": SELECTION,
+                    "teams": TEAMS,
+                    "idle_minutes": {
+                        "description": "Minutes without activity after which a trainee's server "
+                        "in this stage is stopped (saved work stays); default: the platform's "
+                        "idle timeout.",
+                        "type": "integer",
+                        "minimum": 5,
+                    },
+                },
             },
         },
         "cohorts": {

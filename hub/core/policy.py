@@ -63,6 +63,7 @@ class SpawnPlan:
     resources: Resources | None
     labs: tuple[LabFile, ...] = ()
     environment: dict[str, str] = field(default_factory=dict)
+    idle_seconds: int | None = None  # the stage's idle timeout; None: the platform's
 
 
 def placement_from_groups(curriculum: Curriculum, groups: Iterable[str]) -> Placement | None:
@@ -109,4 +110,11 @@ def spawn_plan(curriculum: Curriculum, placement: Placement | None) -> SpawnPlan
     if placement.cohort:
         env["SADARI_COHORT"] = placement.cohort
     resources = plan.resources if plan and plan.resources else track.resources
-    return SpawnPlan(image=track.image, resources=resources, labs=labs, environment=env)
+    idle = curriculum.stage(placement.stage).idle_minutes
+    return SpawnPlan(
+        image=track.image,
+        resources=resources,
+        labs=labs,
+        environment=env,
+        idle_seconds=idle * 60 if idle else None,
+    )

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from traitlets.config import Config
 
-from sadari.hub import hubconfig
+from sadari.hub import culler, hubconfig
 from sadari.hub.core import permissions as perm
 from sadari.hub.settings import SadariSettings
 
@@ -22,6 +22,8 @@ def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> SadariSettings:
         "SADARI_BIND_URL",
         "SADARI_HOMES_DIR",
         "SADARI_SPAWNER",
+        "SADARI_IDLE_TIMEOUT",
+        "SADARI_SPAWN_CONCURRENCY",
     ):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("SADARI_AUTOMATION_TOKEN", "tok")
@@ -43,11 +45,23 @@ def test_defaults(settings: SadariSettings, tmp_path: Path) -> None:
     assert c.DemoAuthenticator.password == "sadari-demo"
     assert c.JupyterHub.template_vars["sadari_demo"] is True
     assert settings.db_url == f"sqlite:///{tmp_path}/data/sadari.sqlite"
-    service, automation = c.JupyterHub.services
+    service, automation, idle_culler = c.JupyterHub.services
     assert service["name"] == "sadari" and service["url"] == "http://127.0.0.1:10101"
     assert service["environment"]["SADARI_DB_URL"] == settings.db_url
     assert set(service["oauth_client_allowed_scopes"]) == set(perm.CUSTOM_SCOPES)
     assert automation == {"name": "sadari-automation", "api_token": "tok", "display": False}
+    # the embedded default culls servers idle for an hour; the stage's limit is read from state
+    assert idle_culler["command"][1:] == [
+        "-m",
+        "jupyterhub_idle_culler",
+        "--timeout=3600",
+        "--cull-every=300",
+        f"--config={culler.CONFIG_FILE}",
+    ]
+    roles = {r["name"]: r for r in c.JupyterHub.load_roles}
+    assert roles["sadari-idle-culler"]["services"] == ["idle-culler"]
+    assert "admin:server_state" in roles["sadari-idle-culler"]["scopes"]
+    assert c.JupyterHub.concurrent_spawn_limit == 4 * (os.cpu_count() or 1)
 
 
 def test_roles_give_scopes_through_groups(settings: SadariSettings) -> None:
@@ -150,3 +164,10 @@ def test_the_service_gets_every_setting_from_the_config_file(
         assert getattr(service_side, name) == getattr(hub_side, name), name
     assert (service_side.grader, service_side.grading_workers) == ("docker", 7)
     assert service_side.service_grading is False
+
+
+def test_no_culler_without_a_timeout(settings: SadariSettings) -> None:
+    settings.idle_timeout = 0
+    c = hubconfig.apply(settings, Config())
+    assert [s["name"] for s in c.JupyterHub.services] == ["sadari", "sadari-automation"]
+    assert "sadari-idle-culler" not in {r["name"] for r in c.JupyterHub.load_roles}

@@ -65,3 +65,13 @@ def test_a_stage_without_material_provisions_nothing(curriculum: Curriculum) -> 
     )
     plan = spawn_plan(curriculum, Placement(None, "product-manager", "project"))
     assert plan.labs == () and plan.environment["SADARI_STAGE"] == "project"
+
+
+def test_a_stage_may_keep_idle_servers_longer(curriculum) -> None:  # type: ignore[no-untyped-def]
+    """labs/curriculum.yaml gives the project stage 3 hours before an idle server is stopped;
+    other stages use the platform's timeout (None)."""
+    from sadari.hub.core.policy import Placement, spawn_plan
+
+    project = spawn_plan(curriculum, Placement("2026-seoul-1", "data-analysis", "project"))
+    basics = spawn_plan(curriculum, Placement("2026-seoul-1", "data-analysis", "basics"))
+    assert (project.idle_seconds, basics.idle_seconds) == (3 * 3600, None)
