@@ -3,12 +3,17 @@
 Each operation works for one assessment in one cohort or all of them. nbgrader does the notebook
 side in a working course directory per cohort (<data_dir>/courses/<cohort>/); sadari's database is
 the record: releases, submissions, grades and results live there, files in the blob store.
+
+Hidden material stays hidden (core/feedback.py): a release whose generated student version still
+holds a solution or hidden test is refused; feedback that shows hidden tests goes only to trainees
+who can no longer gain by submitting again, the others are held back and the caller told why.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import json
 import os
 import shutil
 import socket
@@ -38,6 +43,13 @@ from ..graders.sandbox.pool import KernelPool
 from .core.archive import Entry, make_archive
 from .core.curriculum import Curriculum
 from .core.deadlines import LatePolicy
+from .core.feedback import (
+    HiddenTest,
+    Leak,
+    hidden_tests,
+    may_release_feedback,
+    student_version_leaks,
+)
 from .settings import SadariSettings
 from .storage import BlobStore
 from .store import exchange as ex
@@ -90,6 +102,21 @@ class OperationError(RuntimeError):
     """An instructor operation could not be carried out (the message says why)."""
 
 
+class StudentVersionLeak(OperationError):
+    """A release refused: the generated student version still holds hidden material."""
+
+    def __init__(self, aid: str, cohort: str, leaks: list[Leak]):
+        self.leaks = leaks
+        shown = "\n".join(f"  - {leak}" for leak in leaks[:20])
+        more = f"\n  … and {len(leaks) - 20} more" if len(leaks) > 20 else ""
+        super().__init__(
+            f"refusing to release {aid} to {cohort}: the student version nbgrader generated still "
+            f"holds solutions or hidden tests; nothing was released. Fix the source notebook "
+            f"(a solution or hidden test region whose markers nbgrader did not recognise?):\n"
+            f"{shown}{more}\n배포 거부: 학생용 노트북에 정답 또는 숨은 테스트가 남아 있습니다"
+        )
+
+
 @dataclass
 class Ops:
     """What the operations need: settings, database, blob store, curriculum, who and when."""
@@ -138,9 +165,22 @@ def _run(course: Path, *args: str) -> None:
         )
 
 
+def _notebooks(folder: Path) -> dict[str, dict[str, Any]]:
+    """The notebooks under `folder`, parsed (path relative to it -> JSON)."""
+    out = {}
+    for path in sorted(folder.rglob("*.ipynb")):
+        try:
+            out[str(path.relative_to(folder))] = json.loads(path.read_text("utf-8"))
+        except (OSError, ValueError) as e:
+            raise OperationError(f"{path}: not a readable notebook: {e}") from None
+    return out
+
+
 def release(ops: Ops, aid: str, cohort: str | None = None) -> list[dict[str, Any]]:
-    """generate_assignment from labs/, then release the student version to the cohort(s)."""
-    out = []
+    """generate_assignment from labs/, check that the student version holds no solution or hidden
+    test (else StudentVersionLeak, and nothing released to any cohort), then release it to the
+    cohort(s)."""
+    built = []
     for c in _cohorts(ops, aid, cohort):
         course = ops.course_dir(c)
         source = course / "source" / aid
@@ -148,6 +188,13 @@ def release(ops: Ops, aid: str, cohort: str | None = None) -> list[dict[str, Any
         shutil.copytree(ops.source_dir(aid), source)
         _run(course, "generate_assignment", aid, "--force")
         entries = _files(course / "release" / aid)
+        leaks = student_version_leaks(_notebooks(source), {e.path: e.data for e in entries})
+        if leaks:
+            shutil.rmtree(course / "release" / aid, ignore_errors=True)
+            raise StudentVersionLeak(aid, c, leaks)
+        built.append((c, entries))
+    out = []
+    for c, entries in built:
         archive = make_archive(entries)
         sha = ops.blobs.put(archive)
         notebooks = [e.path for e in entries if e.path.endswith(".ipynb")]
@@ -164,6 +211,11 @@ def release(ops: Ops, aid: str, cohort: str | None = None) -> list[dict[str, Any
             )
             out.append({"cohort": c, "version": r.version, "notebooks": notebooks})
     return out
+
+
+def _stamp(at: datetime) -> str:
+    """The timestamp.txt nbgrader gets for a submission made at `at` (naive UTC)."""
+    return at.replace(tzinfo=UTC).strftime(TIMESTAMP_FORMAT)
 
 
 def _extract(data: bytes, dest: Path) -> None:
@@ -185,8 +237,7 @@ def collect(ops: Ops, aid: str, cohort: str | None = None) -> list[tuple[str, in
         for sid, username, sha, at in items:
             dest = course / "submitted" / username / aid
             _extract(ops.blobs.get(sha), dest)
-            stamp = at.replace(tzinfo=UTC).strftime(TIMESTAMP_FORMAT)
-            (dest / "timestamp.txt").write_text(stamp)
+            (dest / "timestamp.txt").write_text(_stamp(at))
             out.append((c, sid, dest))
     return out
 
@@ -274,7 +325,7 @@ def work(
             course = prepare(ops, c, aid)
             dest = course / "submitted" / username / aid
             _extract(ops.blobs.get(sha), dest)
-            (dest / "timestamp.txt").write_text(at.replace(tzinfo=UTC).strftime(TIMESTAMP_FORMAT))
+            (dest / "timestamp.txt").write_text(_stamp(at))
             outcome = grader.grade(Job(course, aid, username))
             with ops.sessions.begin() as s:
                 if not grading.finish(s, job_id, owner, ops.now()):
@@ -310,8 +361,23 @@ def work(
     return counts
 
 
+def _gradebook_time(course: Path, aid: str, username: str) -> datetime | None:
+    """When the submission nbgrader's gradebook holds for a trainee was made (naive UTC), or
+    None: the gradebook is per trainee, not per submission, so this says whose grades it has."""
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        try:
+            at: datetime | None = gb.find_submission(aid, username).timestamp
+        except MissingEntry:
+            return None
+    return at
+
+
 def import_manual_grades(ops: Ops, aid: str, cohort: str | None = None) -> int:
-    """Read the course gradebooks (formgrader's manual grades included) into the record."""
+    """Read the manual grades of the course gradebooks (formgrader's) into the record: each
+    result keeps its grading's status and reason (ex.record_manual_grades). Only submissions
+    whose grading the gradebook holds (the same server time) and that have a grading to amend."""
     n = 0
     for c in _cohorts(ops, aid, cohort):
         course = ops.course_dir(c)
@@ -319,12 +385,17 @@ def import_manual_grades(ops: Ops, aid: str, cohort: str | None = None) -> int:
             continue
         with ops.sessions.begin() as s:
             for sub in ex.submissions_for(s, ex.cohort_assessments(s, aid, c)):
+                username = sub.member.username
+                if sub.result is None or _gradebook_time(course, aid, username) != (
+                    sub.submitted_at
+                ):
+                    continue  # not graded yet, or the gradebook holds another submission's
                 try:
-                    cells = read_scores(course, aid, sub.member.username)
+                    cells = read_scores(course, aid, username)
                 except MissingEntry:  # not autograded yet: nothing to import
                     continue
-                ex.record_grades(s, sub, cells, actor=ops.actor, now=ops.now())
-                n += 1
+                if ex.record_manual_grades(s, sub, cells, actor=ops.actor, now=ops.now()):
+                    n += 1
     return n
 
 
@@ -344,27 +415,86 @@ def _summary_html(sub: Submission, a: Assessment) -> bytes:
     )
 
 
-def feedback(ops: Ops, aid: str, cohort: str | None = None) -> int:
+def _hidden(ops: Ops, course: Path, aid: str) -> list[HiddenTest]:
+    """The hidden tests of the source the course graded with (its copy, else labs/)."""
+    source = course / "source" / aid
+    notebooks = _notebooks(source if source.is_dir() else ops.source_dir(aid))
+    return [h for name, nb in notebooks.items() for h in hidden_tests(name, nb)]
+
+
+def feedback(ops: Ops, aid: str, cohort: str | None = None) -> dict[str, Any]:
     """Import manual grades, generate nbgrader feedback, add sadari's score summary (late
-    penalty included), and release it to each trainee's latest submission."""
+    penalty included), and release it to each trainee's latest submission that has a result.
+
+    nbgrader's feedback of an assessment with hidden tests shows them; it goes only to trainees
+    who could not gain by submitting again (core/feedback.py `may_release_feedback`, at the
+    service's now). The others are held back: nothing of theirs changes, the hold is audited, and
+    a later run releases it once their time is up. nbgrader's feedback of another submission (the
+    latest one's grading left none) is left out: such a submission gets sadari's summary only.
+
+    Returns {"released": [...], "held": [...], "hidden_tests": [...]}: per submission its cohort,
+    username and id; a hold also `why`, `reason`, `until` (ISO, None: no date in sight) and
+    `earlier_feedback` (feedback released before stays with the trainee)."""
     import_manual_grades(ops, aid, cohort)
-    released = 0
+    released: list[dict[str, Any]] = []
+    held: list[dict[str, Any]] = []
+    shown: list[str] = []
     for c in _cohorts(ops, aid, cohort):
         course = ops.course_dir(c)
         if not any((course / "autograded").glob(f"*/{aid}")):
             continue  # nothing graded in this cohort yet
+        hidden = _hidden(ops, course, aid)
+        shown += [f"{c}: {h.notebook}, {h.cell}" for h in hidden]
         _run(course, "generate_feedback", aid, "--force")
+        now = ops.now()
         with ops.sessions.begin() as s:
             for sub in ex.submissions_for(s, ex.cohort_assessments(s, aid, c)):
+                if sub.result is None or sub.result.status == "failed":
+                    continue  # not graded yet, or the grading failed: nothing to show
+                who = {"cohort": c, "username": sub.member.username, "submission": sub.id}
                 folder = course / "feedback" / sub.member.username / aid
-                if sub.result is None or not folder.is_dir():
-                    continue
-                entries = [e for e in _files(folder) if e.path.endswith(".html")]
+                stamp = folder / "timestamp.txt"
+                ours = stamp.is_file() and stamp.read_text().strip() == _stamp(sub.submitted_at)
+                entries = [e for e in _files(folder) if e.path.endswith(".html")] if ours else []
+                reveals = bool(hidden and entries)
+                if reveals:
+                    r, a = sub.result, sub.assessment
+                    decision = may_release_feedback(
+                        now,
+                        a.effective_due,
+                        ex.extension_for(s, sub),
+                        LatePolicy.from_dict(a.late_policy),
+                        r.final_score,
+                        r.max_score or a.points,
+                    )
+                    if not decision.release:
+                        until = decision.until
+                        ex.record_feedback_hold(
+                            s,
+                            sub,
+                            why=decision.why,
+                            reason=decision.reason,
+                            until=until,
+                            actor=ops.actor,
+                            now=now,
+                        )
+                        held.append(
+                            who
+                            | {
+                                "why": decision.why,
+                                "reason": decision.reason,
+                                "until": until.isoformat() if until else None,
+                                "earlier_feedback": sub.feedback is not None,
+                            }
+                        )
+                        continue
                 entries.append(Entry(SUMMARY, _summary_html(sub, sub.assessment)))
                 sha = ops.blobs.put(make_archive(entries))
-                ex.record_feedback(s, sub, sha256=sha, actor=ops.actor, now=ops.now())
-                released += 1
-    return released
+                ex.record_feedback(
+                    s, sub, sha256=sha, actor=ops.actor, now=now, hidden_tests=reveals
+                )
+                released.append(who)
+    return {"released": released, "held": held, "hidden_tests": shown}
 
 
 EXPORT_COLUMNS = [

@@ -346,7 +346,17 @@ def cmd_assessment(args: argparse.Namespace) -> int:
             grader.close()
         print(f"{aid}: " + ", ".join(f"{n} {status}" for status, n in sorted(counts.items())))
     elif args.action == "feedback":
-        print(f"{aid}: feedback released for {ops_.feedback(ops, aid, cohort)} submissions")
+        report = ops_.feedback(ops, aid, cohort)
+        print(f"{aid}: feedback released for {len(report['released'])} submissions")
+        if report["held"]:
+            print(
+                f"{aid}: feedback held back from {len(report['held'])} trainee(s) who could still "
+                "submit (it shows the hidden tests) / 다시 제출할 수 있는 교육생에게는 보내지 않음:"
+            )
+        for h in report["held"]:
+            until = f"until {h['until']}" if h["until"] else "no date in sight"
+            earlier = " (feedback released earlier stays)" if h["earlier_feedback"] else ""
+            print(f"  {h['cohort']}/{h['username']} [{h['why']}, {until}]{earlier}: {h['reason']}")
     elif args.action == "export":
         out = Path(args.output or f"{aid}-grades.csv")
         print(f"{out}: {ops_.export(ops, aid, out, cohort)} rows")

@@ -17,7 +17,11 @@ from .exchange import AID
 
 
 class AssessmentOpHandler(ApiHandler):
-    """POST /api/v1/assessments/AID/(release|autograde|feedback)?cohort=: run an operation."""
+    """POST /api/v1/assessments/AID/(release|autograde|feedback)?cohort=: run an operation.
+
+    A release whose student version still holds solutions or hidden tests is refused with 422
+    (`problems`: notebook and cell of each). Feedback answers with whom it went to and whom it
+    was held back from, why and until when (`released`, `held`, `hidden_tests`)."""
 
     async def post(self, aid: str, action: str) -> None:
         """Release from labs/, autograde the latest submissions, or release feedback."""
@@ -44,7 +48,9 @@ class AssessmentOpHandler(ApiHandler):
                 finally:
                     grader.close()
             else:
-                result = {"released": await asyncio.to_thread(ops_.feedback, ops, aid, cohort)}
+                result = await asyncio.to_thread(ops_.feedback, ops, aid, cohort)
+        except ops_.StudentVersionLeak as e:
+            raise ApiError(422, str(e), problems=[str(leak) for leak in e.leaks]) from None
         except ops_.OperationError as e:
             raise ApiError(500, str(e)) from None
         self.write_json({"assessment": aid, "action": action, "result": result})

@@ -226,9 +226,16 @@ def submission(s: Session, sid: int) -> Submission:
 
 
 def record_feedback(
-    s: Session, sub: Submission, *, sha256: str, actor: str, now: datetime
+    s: Session,
+    sub: Submission,
+    *,
+    sha256: str,
+    actor: str,
+    now: datetime,
+    hidden_tests: bool | None = None,
 ) -> Feedback:
-    """Attach (or replace) the feedback files of a submission. Audited."""
+    """Attach (or replace) the feedback files of a submission. Audited (with whether the
+    feedback shows hidden tests, when the caller knows)."""
     fb = sub.feedback
     if fb is None:
         fb = Feedback(
@@ -244,9 +251,40 @@ def record_feedback(
         actor=actor,
         action="feedback.release",
         target=f"user:{sub.member.username}",
-        details={"assessment": sub.assessment.slug, "submission": sub.id, "sha256": sha256},
+        details={"assessment": sub.assessment.slug, "submission": sub.id, "sha256": sha256}
+        | ({} if hidden_tests is None else {"hidden_tests": hidden_tests}),
     )
     return fb
+
+
+def record_feedback_hold(
+    s: Session,
+    sub: Submission,
+    *,
+    why: str,
+    reason: str,
+    until: datetime | None,
+    actor: str,
+    now: datetime,
+) -> None:
+    """Audit that feedback showing hidden tests was held back from a submission's trainee (who
+    could still submit), why and until when (None: no date in sight). Nothing else changes: feedback
+    released earlier stays."""
+    append_audit(
+        s,
+        now=now,
+        actor=actor,
+        action="feedback.hold",
+        target=f"user:{sub.member.username}",
+        details={
+            "assessment": sub.assessment.slug,
+            "submission": sub.id,
+            "why": why,
+            "reason": reason,
+            "until": until.isoformat() if until else None,
+            "earlier_feedback": sub.feedback is not None,
+        },
+    )
 
 
 # --- deadlines ----------------------------------------------------------------------------------
@@ -342,12 +380,17 @@ def _recompute(s: Session, now: datetime, *where: ColumnElement[bool]) -> int:
     return len(subs)
 
 
-def due_for(s: Session, sub: Submission) -> datetime:
-    """The due instant that applies to a submission (deadline override, then extension)."""
+def extension_for(s: Session, sub: Submission) -> datetime | None:
+    """The due instant of the submission's trainee's extension, if they have one."""
     ext = s.scalars(
         select(Extension).filter_by(assessment_id=sub.assessment_id, member_id=sub.member_id)
     ).first()
-    return effective_due(sub.assessment.effective_due, ext.due_at if ext else None)
+    return ext.due_at if ext else None
+
+
+def due_for(s: Session, sub: Submission) -> datetime:
+    """The due instant that applies to a submission (deadline override, then extension)."""
+    return effective_due(sub.assessment.effective_due, extension_for(s, sub))
 
 
 # --- grades and results -------------------------------------------------------------------------
@@ -376,10 +419,32 @@ def record_grades(
     status: str = "graded",
     reason: str = "",
 ) -> Result:
-    """Store cell grades (replacing earlier ones of the same cells) and recompute the result.
-
-    `status` other than graded (timed out, crashed, rejected) is kept on the result with `reason`.
+    """A grading's cell grades (replacing earlier ones of the same cells) and the result
+    recomputed with the grading's outcome: `status` other than graded (timed out, crashed,
+    rejected) is kept on the result with `reason`. Only a grading calls this; manual grades read
+    back later go through `record_manual_grades`, which keeps the outcome.
     """
+    _store_grades(s, sub, grades, actor=actor, now=now)
+    return compute_result(s, sub, now, grading=(status, reason))
+
+
+def record_manual_grades(
+    s: Session, sub: Submission, grades: Iterable[CellGrade], *, actor: str, now: datetime
+) -> Result | None:
+    """Manual grades given after a grading (formgrader's, read back from nbgrader's gradebook):
+    the cells of kind manual are stored and the result recomputed, keeping the grading's status
+    and reason (a crashed run stays crashed). Autograded cells are the grading's and stay as it
+    left them. A submission without a grading to amend (none yet, or it failed) is left alone:
+    None."""
+    if sub.result is None or sub.result.status == "failed":
+        return None
+    _store_grades(s, sub, [g for g in grades if g.kind == "manual"], actor=actor, now=now)
+    return compute_result(s, sub, now)
+
+
+def _store_grades(
+    s: Session, sub: Submission, grades: Iterable[CellGrade], *, actor: str, now: datetime
+) -> None:
     existing = {
         (g.notebook, g.cell): g for g in s.scalars(select(Grade).filter_by(submission_id=sub.id))
     }
@@ -395,7 +460,6 @@ def record_grades(
         if log is not None:  # a manual grade imported later keeps the run's log
             row.log = log[:LOG_CHARS]
     s.flush()
-    return compute_result(s, sub, now, grading=(status, reason))
 
 
 def record_failure(s: Session, sub: Submission, reason: str, *, now: datetime) -> Result:

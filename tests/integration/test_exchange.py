@@ -99,7 +99,10 @@ def test_release_fetch_submit_late_grade_feedback(released: RunningHub, tmp_path
 
     graded = sadari(hub.env, "assessment", "autograde", AID).stdout
     assert f"{AID}: 2 graded\n" in graded  # the sandbox engine, nothing else
-    sadari(hub.env, "assessment", "feedback", AID)
+    # the deadline has passed and neither could score more by submitting again (linear 10%/h:
+    # one hour late costs what the late one lost), so the feedback, hidden tests and all, goes out
+    out = sadari(hub.env, "assessment", "feedback", AID).stdout
+    assert f"{AID}: feedback released for 2 submissions" in out and "held back" not in out
     export = tmp_path / "grades.csv"
     sadari(hub.env, "assessment", "export", AID, "--output", str(export))
     rows = {r["username"]: r for r in csv.DictReader(export.read_text("utf-8-sig").splitlines())}

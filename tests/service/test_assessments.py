@@ -7,7 +7,7 @@ import csv
 import io
 import json
 import zipfile
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -29,6 +29,7 @@ AID = "pm-basics-check"  # 8 autograded points + a 2-point memo graded by hand
 COHORT = "2026-seoul-1"
 SOURCE = ROOT / f"labs/product-manager/basics/assessments/{AID}/{AID}.ipynb"
 NOW = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+DUE = datetime(2026, 11, 29, 9, 0, tzinfo=UTC)  # +13d 18:00 Asia/Seoul, for 2026-seoul-1
 ROSTER = f"username,name,cohort,track\npm1,박피엠,{COHORT},product-manager\n".encode()
 
 
@@ -117,12 +118,21 @@ def test_release_grade_manual_grade_feedback_export(
         grade.needs_manual_grade = False
         gb.db.commit()
 
-    assert ops_.feedback(ops, AID, COHORT) == 1
+    # nbgrader's feedback shows the hidden tests: held back while pm1 could still submit
+    report = ops_.feedback(ops, AID, COHORT)
+    assert (report["released"], [h["why"] for h in report["held"]]) == ([], ["deadline"])
+    with ops.sessions() as s:
+        assert ex.submission(s, sid).feedback is None
+    ops.now = lambda: DUE + timedelta(seconds=1)  # the service's clock, past the deadline
+    report = ops_.feedback(ops, AID, COHORT)
+    assert report["released"] == [{"cohort": COHORT, "username": "pm1", "submission": sid}]
+    assert report["held"] == []
     with ops.sessions() as s:
         sub = ex.submission(s, sid)
         assert (sub.result.status, sub.result.final_score) == ("graded", 9.5)
-        files = zipfile.ZipFile(io.BytesIO(ops.blobs.get(sub.feedback.sha256))).namelist()
-    assert sorted(files) == [f"{AID}.html", "sadari-summary.html"]
+        archive = zipfile.ZipFile(io.BytesIO(ops.blobs.get(sub.feedback.sha256)))
+    assert sorted(archive.namelist()) == [f"{AID}.html", "sadari-summary.html"]
+    assert "41_667" in archive.read(f"{AID}.html").decode()  # a hidden test, now shown
 
     csv_path = tmp_path / "grades.csv"
     assert ops_.export(ops, AID, csv_path, COHORT) == 1

@@ -132,3 +132,73 @@ def test_a_failed_grading_scores_zero_with_the_reason(sessions) -> None:  # type
     with sessions.begin() as s:
         r = ex.record_failure(s, ex.submission(s, sid), "timed out", now=NOW)
         assert (r.status, r.final_score, r.details) == ("failed", 0.0, {"reason": "timed out"})
+
+
+def test_manual_grades_keep_the_grading_outcome(sessions) -> None:  # type: ignore[no-untyped-def]
+    """Reading manual grades back is bookkeeping: the grading's status and reason stay, the
+    autograded cells stay as the grading left them; only a new grading changes them."""
+    sid = submit(sessions, "da1", NOW)
+    with sessions.begin() as s:
+        sub = ex.submission(s, sid)
+        r = ex.record_grades(
+            s, sub, cells(None), actor="grader", now=NOW, status="crashed", reason="kernel died"
+        )
+        assert (r.status, r.details["grading_status"]) == ("needs-manual", "crashed")
+        # nbgrader's gradebook read back: the memo graded, and an autograded cell it reads as 0
+        back = [
+            CellScore("da-basics-check", "t1", 0.0, 4.0, "auto"),
+            CellScore("da-basics-check", "memo", 5.0, 6.0, "manual"),
+        ]
+        r = ex.record_manual_grades(s, sub, back, actor="kim", now=NOW)
+        assert r is not None
+        assert (r.status, r.details["reason"], r.raw_score) == ("crashed", "kernel died", 9.0)
+        r = ex.record_grades(s, sub, cells(5.0), actor="grader", now=NOW)  # a new grading
+        assert (r.status, r.details["reason"]) == ("graded", "")
+
+
+def test_manual_grades_leave_ungraded_and_failed_submissions_alone(sessions) -> None:  # type: ignore[no-untyped-def]
+    ungraded = submit(sessions, "da1", NOW)
+    failed = submit(sessions, "da2", NOW)
+    with sessions.begin() as s:
+        ex.record_failure(s, ex.submission(s, failed), "the grader stopped 3 times", now=NOW)
+        for sid in (ungraded, failed):
+            assert (
+                ex.record_manual_grades(s, ex.submission(s, sid), cells(5.0), actor="k", now=NOW)
+                is None
+            )
+    with sessions() as s:
+        assert ex.submission(s, ungraded).result is None
+        r = ex.submission(s, failed).result
+        assert r is not None and (r.status, r.raw_score) == ("failed", 0.0)
+        assert r.details == {"reason": "the grader stopped 3 times"}
+
+
+def test_holding_feedback_back_is_audited(sessions) -> None:  # type: ignore[no-untyped-def]
+    sid = submit(sessions, "da1", NOW)
+    until = DUE + timedelta(hours=4)
+    with sessions.begin() as s:
+        ex.record_feedback_hold(
+            s,
+            ex.submission(s, sid),
+            why="late-window",
+            reason="r",
+            until=until,
+            actor="kim",
+            now=NOW,
+        )
+        assert ex.submission(s, sid).feedback is None
+        ex.record_feedback(
+            s, ex.submission(s, sid), sha256="c" * 64, actor="kim", now=NOW, hidden_tests=True
+        )
+    with sessions() as s:
+        release, hold = repo.audit_entries(s, target="user:da1")
+        assert (hold.action, hold.actor) == ("feedback.hold", "kim")
+        assert hold.details == {
+            "assessment": "da-basics-check",
+            "submission": sid,
+            "why": "late-window",
+            "reason": "r",
+            "until": until.isoformat(),
+            "earlier_feedback": False,
+        }
+        assert (release.action, release.details["hidden_tests"]) == ("feedback.release", True)
