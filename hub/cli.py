@@ -274,8 +274,30 @@ def cmd_run(args: argparse.Namespace) -> int:
             f"{s.demo_password}",
             flush=True,
         )
-    os.execve(hub, [hub, "-f", str(config)], env)
-    return 0  # not reached
+    print(
+        "sadari: Ctrl-C stops everything; `sadari restart` restarts the hub and keeps everyone's "
+        "server running / Ctrl-C는 모두 정지, `sadari restart`는 서버를 유지한 채 허브만 재시작",
+        flush=True,
+    )
+    from .supervisor import HubAPI, Supervisor
+
+    api = HubAPI(f"http://127.0.0.1:{s.hub_port}/hub/api", s.supervisor_token)
+    supervisor = Supervisor(
+        [hub, "-f", str(config)],
+        env,
+        Path(s.data_dir),
+        api,
+        log=lambda line: print(f"sadari: {line}", flush=True),
+    )
+    return supervisor.run()
+
+
+def cmd_restart(args: argparse.Namespace) -> int:
+    """`sadari restart`: restart the hub of the running `sadari run`; servers keep running."""
+    from .supervisor import restart
+
+    print(restart(Path(_settings().data_dir)))
+    return 0
 
 
 class ProgressBar:
@@ -553,6 +575,9 @@ def parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="start the hub, proxy and sadari service")
     run.add_argument("--upgrade-db", action="store_true", help="migrate the database first")
     run.set_defaults(func=cmd_run)
+    sub.add_parser(
+        "restart", help="restart the hub of a running `sadari run`; servers keep running"
+    ).set_defaults(func=cmd_restart)
     roster = sub.add_parser("roster", help="trainee rosters").add_subparsers(
         dest="action", required=True
     )

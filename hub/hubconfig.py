@@ -25,6 +25,7 @@ EXCHANGE_CONFIG_DIR = str(
 )
 SINGLEUSER_CONFIG_DIR = str(Path(__file__).with_name("singleuser"))
 CULLER = "idle-culler"
+SUPERVISOR = "sadari-supervisor"
 AUTHENTICATORS = {
     "native": "nativeauthenticator.NativeAuthenticator",
     "github": "oauthenticator.github.GitHubOAuthenticator",
@@ -49,6 +50,10 @@ def update_hub(s: SadariSettings, c: Config) -> None:
         c.JupyterHub.hub_bind_url = f"http://127.0.0.1:{s.hub_port}"
     c.JupyterHub.db_url = s.hub_db_url
     c.JupyterHub.cookie_secret_file = str(Path(s.data_dir) / "jupyterhub_cookie_secret")
+    # the hub may restart (`sadari restart`, a crash) without stopping anyone's server or the
+    # proxy; `sadari run` stops them itself on a full stop (hub/supervisor.py)
+    c.JupyterHub.cleanup_servers = False
+    c.JupyterHub.cleanup_proxy = False
     c.JupyterHub.template_paths = [str(TEMPLATES / "hub")]
     c.JupyterHub.template_vars = {"sadari_demo": s.authenticator == "demo"}
     # a class starting at once: a few spawns at a time, the others told to retry (error.html)
@@ -107,6 +112,9 @@ def update_spawner(s: SadariSettings, c: Config) -> None:
     c.Spawner.default_url = "/lab"
     c.SadariSpawnerMixin.idle_timeout = s.idle_timeout
     c.Spawner.start_timeout = 120
+    # jupyter_server answers SIGINT by asking on its terminal for 5 s: go on with SIGTERM at once,
+    # which it takes as a clean shutdown too (kernels stopped)
+    c.LocalProcessSpawner.interrupt_timeout = 0
     c.Spawner.http_timeout = 60
     # The server's own token may act for its user towards the sadari service (the exchange),
     # within what the user may do: the hub keeps only the scopes the user holds.
@@ -163,6 +171,7 @@ def update_services(s: SadariSettings, c: Config) -> None:
             "oauth_client_allowed_scopes": [perm.LEARN, perm.INSTRUCT, perm.ADMIN],
         },
         {"name": perm.AUTOMATION_SERVICE, "api_token": s.automation_token, "display": False},
+        {"name": SUPERVISOR, "api_token": s.supervisor_token, "display": False},
     ]
     if s.idle_timeout > 0:
         if importlib.util.find_spec("jupyterhub_idle_culler") is None:
@@ -223,10 +232,22 @@ CULLER_ROLE = {
 }
 
 
+SUPERVISOR_ROLE = {
+    "name": "sadari-supervisor",
+    "description": "`sadari run` stopping every server on a full stop",
+    "scopes": ["list:users", "read:servers", "delete:servers"],
+    "services": [SUPERVISOR],
+}
+
+
 def update_roles(s: SadariSettings, c: Config) -> None:
     """Custom scopes and roles (JupyterHub RBAC); the idle culler's where it runs."""
     c.JupyterHub.custom_scopes = perm.CUSTOM_SCOPES
-    c.JupyterHub.load_roles = roles() + ([CULLER_ROLE] if s.idle_timeout > 0 else [])
+    c.JupyterHub.load_roles = [
+        *roles(),
+        SUPERVISOR_ROLE,
+        *([CULLER_ROLE] if s.idle_timeout > 0 else []),
+    ]
 
 
 def apply(settings: SadariSettings, c: Config) -> Config:

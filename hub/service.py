@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import signal
 import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -245,6 +246,15 @@ class SadariService(Application):
         loop = ioloop.IOLoop.current()
         loop.add_callback(self.resync_forever)
         loop.add_callback(self.grade_waiting_forever)
+
+        def stop(signum: int, _frame: object) -> None:
+            self.log.info("sadari service stopping (%s)", signal.Signals(signum).name)
+            loop.add_callback_from_signal(loop.stop)
+
+        # the hub stops its services with SIGINT, a service manager with SIGTERM: either way
+        # the service stops listening and exits (no KeyboardInterrupt traceback in the hub's log)
+        signal.signal(signal.SIGINT, stop)
+        signal.signal(signal.SIGTERM, stop)
         loop.start()
 
 

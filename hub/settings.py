@@ -18,7 +18,12 @@ from traitlets.config import LoggingConfigurable
 from .core.accounts import ACCOUNT_PREFIX, check_prefix, teams_folder
 
 # secrets read from the environment by `secret()` (else from files in data_dir)
-SECRET_VARIABLES = ("SADARI_AUTOMATION_TOKEN", "SADARI_PSEUDONYM_KEY", "SADARI_COOKIE_SECRET")
+SECRET_VARIABLES = (
+    "SADARI_AUTOMATION_TOKEN",
+    "SADARI_PSEUDONYM_KEY",
+    "SADARI_COOKIE_SECRET",
+    "SADARI_SUPERVISOR_TOKEN",
+)
 
 
 def _env(name: str, fallback: str) -> str:
@@ -436,6 +441,12 @@ class SadariSettings(LoggingConfigurable):
         """Token of the `sadari-automation` service (scripts, CI): $SADARI_AUTOMATION_TOKEN or a
         generated one in <data_dir>/automation-token."""
         return self.secret("automation-token", "SADARI_AUTOMATION_TOKEN")
+
+    @property
+    def supervisor_token(self) -> str:
+        """Token of `sadari run`'s supervisor service (lists and stops servers on a full stop):
+        $SADARI_SUPERVISOR_TOKEN or a generated one in <data_dir>/supervisor-token."""
+        return self.secret("supervisor-token", "SADARI_SUPERVISOR_TOKEN")
 
     @property
     def pseudonym_key(self) -> bytes:

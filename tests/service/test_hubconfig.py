@@ -45,11 +45,14 @@ def test_defaults(settings: SadariSettings, tmp_path: Path) -> None:
     assert c.DemoAuthenticator.password == "sadari-demo"
     assert c.JupyterHub.template_vars["sadari_demo"] is True
     assert settings.db_url == f"sqlite:///{tmp_path}/data/sadari.sqlite"
-    service, automation, idle_culler = c.JupyterHub.services
+    service, automation, supervisor, idle_culler = c.JupyterHub.services
     assert service["name"] == "sadari" and service["url"] == "http://127.0.0.1:10101"
     assert service["environment"]["SADARI_DB_URL"] == settings.db_url
     assert set(service["oauth_client_allowed_scopes"]) == set(perm.CUSTOM_SCOPES)
     assert automation == {"name": "sadari-automation", "api_token": "tok", "display": False}
+    # `sadari run` may restart the hub alone; on a full stop it stops the servers itself
+    assert (c.JupyterHub.cleanup_servers, c.JupyterHub.cleanup_proxy) == (False, False)
+    assert supervisor["name"] == "sadari-supervisor" and supervisor["api_token"]
     # the embedded default culls servers idle for an hour; the stage's limit is read from state
     assert idle_culler["command"][1:] == [
         "-m",
@@ -169,5 +172,6 @@ def test_the_service_gets_every_setting_from_the_config_file(
 def test_no_culler_without_a_timeout(settings: SadariSettings) -> None:
     settings.idle_timeout = 0
     c = hubconfig.apply(settings, Config())
-    assert [s["name"] for s in c.JupyterHub.services] == ["sadari", "sadari-automation"]
+    names = [s["name"] for s in c.JupyterHub.services]
+    assert names == ["sadari", "sadari-automation", "sadari-supervisor"]
     assert "sadari-idle-culler" not in {r["name"] for r in c.JupyterHub.load_roles}

@@ -19,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -63,6 +64,17 @@ def sadari(env: dict[str, str], *args: str, check: bool = True) -> subprocess.Co
     if check and r.returncode != 0:
         raise AssertionError(f"sadari {' '.join(args)} failed ({r.returncode}):\n{r.stderr}")
     return r
+
+
+def _start_jupyterhub(env: dict[str, str], data_dir: Path, log: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [str(BIN / "jupyterhub"), "-f", str(ROOT / "jupyterhub_config.py")],
+        cwd=data_dir,
+        env=env,
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
 
 
 def remove_accounts(prefix: str) -> None:
@@ -117,15 +129,7 @@ class RunningHub:
         sadari(env, "db", "upgrade")
         sadari(env, "demo", "seed", "--trainees", str(trainees))
         log_path = data_dir / "hub.log"
-        proc = subprocess.Popen(
-            [str(BIN / "jupyterhub"), "-f", str(ROOT / "jupyterhub_config.py")],
-            cwd=data_dir,
-            env=env,
-            stdout=log_path.open("wb"),
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        hub = cls(env, data_dir, proc, log_path)
+        hub = cls(env, data_dir, _start_jupyterhub(env, data_dir, log_path), log_path)
         try:
             hub.wait_ready()
         except BaseException:
@@ -153,9 +157,29 @@ class RunningHub:
             time.sleep(0.3)
         raise TimeoutError(f"hub not ready after {timeout}s:\n{self.log()[-3000:]}")
 
+    def restart(self, while_down: Callable[[], None] = lambda: None) -> None:
+        """Stop the hub alone (the proxy and the servers keep running, as with `sadari
+        restart`), run `while_down`, start it again and wait until it is ready."""
+        os.kill(self.proc.pid, signal.SIGTERM)
+        self.proc.wait(30)
+        while_down()
+        self.proc = _start_jupyterhub(self.env, self.data_dir, self.log_path)
+        self.wait_ready()
+
+    def stop_servers(self) -> None:
+        """Stop every server through the hub API, as `sadari run` does on a full stop (the hub
+        leaves servers running when it stops: cleanup_servers is off)."""
+        from sadari.hub.supervisor import HubAPI, stop_servers
+
+        token = (self.data_dir / "supervisor-token").read_text().strip()
+        api = HubAPI(f"http://127.0.0.1:{self.env['SADARI_HUB_PORT']}/hub/api", token)
+        stop_servers(api, time.monotonic() + 30, lambda _line: None)
+
     def stop(self) -> None:
         """SIGTERM the hub (it stops the servers and the proxy), then make sure all are gone."""
         if self.proc.poll() is None:
+            with contextlib.suppress(Exception):  # what is left is ended below in any case
+                self.stop_servers()
             os.killpg(self.proc.pid, signal.SIGTERM)
             try:
                 self.proc.wait(20)

@@ -2,7 +2,8 @@
 
 `run_code(hub, username, code)` starts a kernel through the server's REST API with the person's own
 token, sends one execute_request over the kernel's websocket (Jupyter's messaging protocol, JSON),
-and returns what the code printed; an error in the code raises with its traceback.
+and returns what the code printed; an error in the code raises with its traceback. `start_kernel`
+and `execute` do the same in steps, for a kernel that must keep its state between calls.
 """
 
 from __future__ import annotations
@@ -68,14 +69,24 @@ async def _execute(url: str, token: str, code: str, timeout: float) -> str:
         ws.close()
 
 
+def start_kernel(hub: RunningHub, username: str) -> str:
+    """A new kernel on the user's running server; its id."""
+    r = hub.call(username, "POST", f"/user/{username}/api/kernels", json={"name": "python3"})
+    assert r.status_code == 201, r.text
+    kernel: str = r.json()["id"]
+    return kernel
+
+
+def execute(hub: RunningHub, username: str, kernel: str, code: str, timeout: float = 60) -> str:
+    """Run `code` in an existing kernel of the user's server; what it printed."""
+    ws_url = hub.url.replace("http", "ws", 1) + f"/user/{username}/api/kernels/{kernel}/channels"
+    return asyncio.run(_execute(ws_url, hub.token(username), code, timeout))
+
+
 def run_code(hub: RunningHub, username: str, code: str, timeout: float = 60) -> str:
     """Run `code` in a fresh kernel of `username`'s running server; what it printed."""
-    base = f"/user/{username}/api/kernels"
-    r = hub.call(username, "POST", base, json={"name": "python3"})
-    assert r.status_code == 201, r.text
-    kernel = r.json()["id"]
+    kernel = start_kernel(hub, username)
     try:
-        ws_url = hub.url.replace("http", "ws", 1) + f"{base}/{kernel}/channels"
-        return asyncio.run(_execute(ws_url, hub.token(username), code, timeout))
+        return execute(hub, username, kernel, code, timeout)
     finally:
-        hub.call(username, "DELETE", f"{base}/{kernel}")
+        hub.call(username, "DELETE", f"/user/{username}/api/kernels/{kernel}")
