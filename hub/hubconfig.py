@@ -12,10 +12,11 @@ import os
 import sys
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 from traitlets.config import Config
 
-from . import culler
+from . import culler, tls
 from .core import permissions as perm
 from .settings import SadariSettings
 
@@ -67,6 +68,40 @@ def update_proxy(s: SadariSettings, c: Config) -> None:
     c.ConfigurableHTTPProxy.command = [str(local) if local.exists() else "configurable-http-proxy"]
     c.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{s.proxy_api_port}"
     c.ConfigurableHTTPProxy.pid_file = str(Path(s.data_dir) / "proxy.pid")
+    update_tls(s, c)
+
+
+def update_tls(s: SadariSettings, c: Config) -> None:
+    """HTTPS at the proxy when `bind_url` is https: the campus's certificate, else a self-signed
+    one made once in <data_dir>/tls/ (with a warning); plain HTTP redirected where asked."""
+    url = urlparse(s.bind_url)
+    if url.scheme != "https":
+        return
+    if bool(s.ssl_cert) != bool(s.ssl_key):
+        raise RuntimeError("set both ssl_cert and ssl_key (SADARI_SSL_CERT, SADARI_SSL_KEY)")
+    cert, key = s.ssl_cert, s.ssl_key
+    if not cert:
+        made_cert, made_key, new = tls.self_signed(Path(s.data_dir) / "tls", url.hostname or "")
+        cert, key = str(made_cert), str(made_key)
+        print(
+            f"sadari: WARNING: HTTPS with a self-signed certificate ({cert}"
+            f"{', made now' if new else ''}): browsers will ask people to accept it. Set "
+            "SADARI_SSL_CERT and SADARI_SSL_KEY to the campus's certificate. / 자체 서명 "
+            "인증서를 쓰고 있어 브라우저가 경고합니다: 기관 인증서를 설정하세요.",
+            file=sys.stderr,
+            flush=True,
+        )
+    c.JupyterHub.ssl_cert = cert
+    c.JupyterHub.ssl_key = key
+    if s.http_redirect_port:
+        # configurable-http-proxy answers plain HTTP there with a redirect to the HTTPS port
+        c.ConfigurableHTTPProxy.command = [
+            *c.ConfigurableHTTPProxy.command,
+            "--redirect-port",
+            str(s.http_redirect_port),
+            "--redirect-to",
+            str(url.port or 443),
+        ]
 
 
 def update_auth(s: SadariSettings, c: Config) -> None:

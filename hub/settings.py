@@ -416,6 +416,33 @@ class SadariSettings(LoggingConfigurable):
     def _default_max_servers(self) -> int:
         return int(_env("SADARI_MAX_SERVERS", "0"))
 
+    ssl_cert = Unicode(
+        help="""The campus's TLS certificate (PEM, with its chain) when `bind_url` is https.
+        Empty: a self-signed one is made at first start in <data_dir>/tls/ (browsers warn).
+        Default: $SADARI_SSL_CERT.""",
+    ).tag(config=True, env="SADARI_SSL_CERT")
+
+    @default("ssl_cert")
+    def _default_ssl_cert(self) -> str:
+        return _env("SADARI_SSL_CERT", "")
+
+    ssl_key = Unicode(
+        help="The private key of `ssl_cert` (PEM). Default: $SADARI_SSL_KEY.",
+    ).tag(config=True, env="SADARI_SSL_KEY")
+
+    @default("ssl_key")
+    def _default_ssl_key(self) -> str:
+        return _env("SADARI_SSL_KEY", "")
+
+    http_redirect_port = Integer(
+        help="""With https: a port (80 on a campus server) where plain HTTP is answered with a
+        redirect to HTTPS. 0: none. Default: $SADARI_HTTP_REDIRECT_PORT, else 0.""",
+    ).tag(config=True, env="SADARI_HTTP_REDIRECT_PORT")
+
+    @default("http_redirect_port")
+    def _default_http_redirect_port(self) -> int:
+        return int(_env("SADARI_HTTP_REDIRECT_PORT", "0"))
+
     @property
     def teams_dir(self) -> str:
         """Parent of the project teams' shared folders: beside the homes for local servers (open
