@@ -134,7 +134,16 @@ class Hub:
         return out
 
     def stop(self) -> None:
-        """Stop the hub and its servers."""
+        """Stop the servers still running (sadari's hub leaves them running when it stops, so
+        that a restart loses nobody's work), then the hub."""
+        try:
+            users = requests.get(
+                f"{self.api}/users", params={"state": "active"}, headers=self.headers, timeout=30
+            ).json()
+            for user in users:
+                self.stop_server(user["name"])
+        except (requests.RequestException, TimeoutError, ValueError) as e:
+            print(f"{self.name}: could not stop every server first: {e}", file=sys.stderr)
         os.killpg(self.proc.pid, signal.SIGTERM)
         try:
             self.proc.wait(30)
