@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures
+import contextlib
 import json
 import os
 import secrets
@@ -73,7 +74,7 @@ class Hub:
     def __init__(
         self, name: str, config: Path, env: dict[str, str], data: Path, bind: str, token: str
     ):
-        self.name, self.bind, self.token = name, bind, token
+        self.name, self.bind, self.token, self.data = name, bind, token, data
         log = (data / "hub.log").open("wb")
         self.proc = subprocess.Popen(
             [str(BIN / "jupyterhub"), "-f", str(config)],
@@ -149,6 +150,11 @@ class Hub:
             self.proc.wait(30)
         except subprocess.TimeoutExpired:
             os.killpg(self.proc.pid, signal.SIGKILL)
+        # sadari's hub leaves its proxy running too (cleanup_proxy is off): end it
+        pid_file = self.data / "proxy.pid"
+        if pid_file.exists():
+            with contextlib.suppress(ProcessLookupError, ValueError):
+                os.kill(int(pid_file.read_text()), signal.SIGTERM)
 
 
 def pct(values: list[float], q: float) -> float:
