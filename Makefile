@@ -22,7 +22,8 @@ help:
 	@echo "make bench-exchange  benchmarks/exchange.py: 300 submissions in 30 s vs nbgrader's exchange"
 
 # Debian packages the platform needs: Node.js + npm for the proxy, bubblewrap for the grading
-# sandbox, a Docker engine and debootstrap for the container images and the docker grader
+# sandbox, a Docker engine and debootstrap for the container images and the docker grader,
+# Chromium and a CJK font for the browser tests (tests/browser: Hangul in the screenshots)
 # (PostgreSQL is installed by the test setup when a test needs it; tests start dockerd).
 system-deps:
 	@command -v npm >/dev/null || { apt-get update -q && apt-get install -y -q nodejs npm; }
@@ -33,6 +34,9 @@ system-deps:
 	@{ command -v dockerd >/dev/null && command -v debootstrap >/dev/null; } || \
 		[ "$$(id -u)" != 0 ] || \
 		{ apt-get update -q && apt-get install -y -q docker.io debootstrap; }
+	@{ command -v chromium >/dev/null && dpkg -s fonts-noto-cjk >/dev/null 2>&1; } || \
+		[ "$$(id -u)" != 0 ] || \
+		{ apt-get update -q && apt-get install -y -q chromium fonts-noto-cjk; }
 
 $(BIN)/activate: | system-deps
 	$(PYTHON) -m venv $(VENV)

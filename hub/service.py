@@ -19,7 +19,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescape
+from jinja2.runtime import Context as JinjaContext
+from jupyterhub import __version__ as jupyterhub_version
 from jupyterhub.services.auth import HubOAuth
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -31,6 +33,7 @@ from .core.curriculum import Curriculum, parse_curriculum
 from .core.limits import MAX_JSON_BYTES
 from .core.yamlsrc import InputError
 from .hubapi import HubAPI, sync_membership
+from .locale import install as install_i18n
 from .settings import SadariSettings
 from .storage import BlobStore, LocalBlobStore
 from .store import repo
@@ -95,6 +98,23 @@ def max_body_size(settings: SadariSettings) -> int:
     that endpoint's clear 413; beyond it tornado refuses the request with a bare 400."""
     largest = max(settings.max_submission_bytes, settings.max_roster_bytes, MAX_JSON_BYTES)
     return largest + BODY_SLACK
+
+
+@pass_context
+def jupyterhub_static(ctx: JinjaContext, path: str) -> str:
+    """The URL of one of JupyterHub's own static files (its Bootstrap 5 stylesheet, dark-mode
+    script, favicon), which the service serves at PREFIX/jupyterhub/static/."""
+    return f"{ctx.get('prefix', '/')}jupyterhub/static/{path}?v={jupyterhub_version}"
+
+
+def page_templates() -> Environment:
+    """The Jinja environment of the pages (templates/), with gettext in each page's language
+    (locale/: `lang` and `zone` of the render choose the language and the time zone)."""
+    env = Environment(
+        loader=FileSystemLoader(str(TEMPLATES)), autoescape=select_autoescape(["html"])
+    )
+    env.globals["jupyterhub_static"] = jupyterhub_static
+    return install_i18n(env)
 
 
 def load_curriculum_file(path: Path) -> Curriculum:
@@ -164,9 +184,7 @@ class SadariService(Application):
             curriculum=self.curriculum,
             hub=self.hub,
             hub_auth=self.hub_auth,
-            templates=Environment(
-                loader=FileSystemLoader(str(TEMPLATES)), autoescape=select_autoescape(["html"])
-            ),
+            templates=page_templates(),
             prefix=self.prefix,
             blobs=LocalBlobStore(self.sadari.exchange_dir),
             log=self.log,

@@ -13,8 +13,16 @@ from .api import (
     TraineesHandler,
 )
 from .assessments import assessment_handlers
+from .board import board_handlers
 from .exchange import exchange_handlers
-from .pages import AdminPage, HomeHandler, InstructorPage, OAuthCallback, TraineePage
+from .pages import (
+    AdminPage,
+    HomeHandler,
+    InstructorPage,
+    JupyterHubStatic,
+    OAuthCallback,
+    TraineePage,
+)
 from .selection import selection_handlers
 
 USER = r"([a-z0-9][a-z0-9._-]{0,63})"
@@ -25,6 +33,8 @@ default_handlers = [
     ("/instructor", InstructorPage),
     ("/admin", AdminPage),
     ("/oauth_callback", OAuthCallback),
+    *board_handlers,
+    ("/jupyterhub/static/(.*)", JupyterHubStatic),
     ("/api/v1/health", HealthHandler),
     ("/api/v1/me", MeHandler),
     ("/api/v1/curriculum", CurriculumHandler),

@@ -1,24 +1,94 @@
-"""Pages: one minimal page per role (trainee, instructor, admin) and the OAuth callback."""
+"""Pages: one per role (trainee, instructor, admin), the OAuth callback, and what every page
+shares — the page language, the header, JupyterHub's stylesheet.
+
+Each page renders in one language (locale/: `?lang=` switches and is remembered in a cookie,
+Korean by default), with times in the cohort's time zone. Pages look like JupyterHub's own: its
+Bootstrap 5 stylesheet and dark-mode script, served by the service from the `jupyterhub`
+package's data files (`/jupyterhub/static/`), so no CDN is needed.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+from jupyterhub._data import DATA_FILES_PATH
 from jupyterhub.services.auth import HubOAuthCallbackHandler
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from tornado import web
+from tornado.httputil import url_concat
 
+from .. import boards
+from .. import locale as i18n
 from ..core import permissions as perm
-from .base import BaseHandler, Hardened
+from ..store.models import Cohort
+from .base import BaseHandler, Hardened, StaticHandler
 from .views import audit_view, counts, member_view
+
+JUPYTERHUB_STATIC = Path(DATA_FILES_PATH) / "static"
+
+
+class JupyterHubStatic(StaticHandler):
+    """GET /jupyterhub/static/PATH: JupyterHub's own static files (Bootstrap 5 stylesheet,
+    dark-mode script, logo), from the installed `jupyterhub` package."""
+
+    def initialize(self, path: str = "", **kwargs: Any) -> None:  # type: ignore[override]
+        """Serve JUPYTERHUB_STATIC."""
+        super().initialize(path or str(JUPYTERHUB_STATIC), **kwargs)
 
 
 class PageHandler(BaseHandler):
-    """A page showing the signed-in person."""
+    """A page of the service: the caller's language, the header and the shared template values."""
+
+    _lang: str | None = None
+
+    @property
+    def lang(self) -> str:
+        """The page's language: `?lang=` (remembered in a cookie), the cookie, else Korean."""
+        if self._lang is None:
+            asked = i18n.language(self.get_query_argument("lang", None))
+            remembered = self.get_cookie(i18n.COOKIE)
+            self._lang = i18n.negotiate(asked, remembered)
+            if asked and asked != remembered:
+                self.set_cookie(
+                    i18n.COOKIE,
+                    asked,
+                    path=self.ctx.prefix,
+                    expires_days=i18n.COOKIE_DAYS,
+                    samesite="Lax",
+                    httponly=True,
+                )
+        return self._lang
+
+    def switch_url(self, lang: str) -> str:
+        """This page in `lang`."""
+        args = {
+            k: self.get_query_argument(k)
+            for k in self.request.query_arguments
+            if k != "lang" and k != "state"
+        }
+        return url_concat(self.request.path, {**args, "lang": lang})
 
     def me(self, s: Session, who: dict[str, Any]) -> dict[str, Any]:
         """The member view of the caller."""
         return member_view(s, self.ctx.curriculum, who["name"], self.ctx.now(), who["sadari_role"])
+
+    def render_page(self, template: str, **ns: Any) -> None:
+        """Render a page in the caller's language (the error page too)."""
+        lang = self.lang
+        if "message" in ns and isinstance(ns["message"], str):
+            ns["message"] = i18n.one_language(ns["message"], lang)
+        ns.setdefault("zone", "UTC")
+        ns.setdefault("now", self.ctx.now())
+        super().render_page(
+            template,
+            lang=lang,
+            other_lang="en" if lang == "ko" else "ko",
+            switch_url=self.switch_url,
+            xsrf_token=self.xsrf_token.decode() if self.hub_auth is not None else "",
+            **ns,
+        )
 
 
 class HomeHandler(BaseHandler):
@@ -31,6 +101,18 @@ class HomeHandler(BaseHandler):
         self.redirect(self.ctx.prefix + who["sadari_role"])
 
 
+def cohort_zone(s: Session, slug: str | None) -> str:
+    """The time zone of the cohort `slug` (UTC when unknown)."""
+    zone = s.scalar(select(Cohort.timezone).where(Cohort.slug == slug)) if slug else None
+    return zone or "UTC"
+
+
+def program_zone(s: Session) -> str:
+    """The time zone of every cohort when they share one (times not tied to a cohort), else UTC."""
+    zones = set(s.scalars(select(Cohort.timezone)))
+    return zones.pop() if len(zones) == 1 else "UTC"
+
+
 class TraineePage(PageHandler):
     """GET /trainee: who you are, your cohort/track/stage, your labs, what is next."""
 
@@ -40,11 +122,13 @@ class TraineePage(PageHandler):
         who = self.caller(perm.LEARN, perm.INSTRUCT, perm.ADMIN)
         with self.ctx.sessions() as s:
             me = self.me(s, who)
-        self.render_page("trainee.html", me=me, hub_prefix="/hub/")
+            e = me["enrollment"]
+            zone = cohort_zone(s, e["cohort"]["id"]) if e else program_zone(s)
+        self.render_page("trainee.html", me=me, zone=zone, hub_prefix="/hub/")
 
 
 class InstructorPage(PageHandler):
-    """GET /instructor: trainees per track and stage."""
+    """GET /instructor: the stages of every cohort, each with its assessment board."""
 
     @web.authenticated
     def get(self) -> None:
@@ -53,11 +137,12 @@ class InstructorPage(PageHandler):
         with self.ctx.sessions() as s:
             me = self.me(s, who)
             summary = counts(s)
-        self.render_page("instructor.html", me=me, counts=summary)
+            cohorts = boards.stages(s)
+        self.render_page("instructor.html", me=me, counts=summary, cohorts=cohorts)
 
 
 class AdminPage(PageHandler):
-    """GET /admin: counts, recent audit entries, how to import a roster."""
+    """GET /admin: counts, the boards, recent audit entries, how to import a roster."""
 
     @web.authenticated
     def get(self) -> None:
@@ -67,7 +152,11 @@ class AdminPage(PageHandler):
             me = self.me(s, who)
             summary = counts(s)
             audit = audit_view(s, 20, None)
-        self.render_page("admin.html", me=me, counts=summary, audit=audit)
+            cohorts = boards.stages(s)
+            zone = program_zone(s)
+        self.render_page(
+            "admin.html", me=me, counts=summary, audit=audit, cohorts=cohorts, zone=zone
+        )
 
 
 class OAuthCallback(Hardened, HubOAuthCallbackHandler):  # type: ignore[misc]

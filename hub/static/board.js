@@ -1,0 +1,255 @@
+// The assessment board (templates/board.html): its actions call the service's JSON API with
+// the page's XSRF token (the API accepts the hub's OAuth cookie only with it); grading shows live
+// progress from GET assessments/AID/grading (done/total, rate, time left) and survives a reload,
+// since the page starts watching every assessment the server says is being graded.
+// Nothing here builds HTML from text: messages are set with textContent.
+"use strict";
+
+(() => {
+  const body = document.body;
+  const api = `${body.dataset.prefix}api/v1/`;
+  const xsrf = body.dataset.xsrf;
+  const zone = body.dataset.zone || "UTC";
+  const lang = body.dataset.lang || "ko";
+  const board = document.getElementById("board");
+  const cohort = board.dataset.cohort;
+  const msg = JSON.parse(document.getElementById("board-messages").textContent);
+  const NOTICE = "sadari-board-notice";
+  const POLL_MS = 1000;
+
+  const fmt = (text, values) =>
+    text.replace(/\{(\w+)\}/g, (whole, key) => (key in values ? String(values[key]) : whole));
+
+  async function call(method, path, payload) {
+    const headers = { "X-XSRFToken": xsrf, Accept: "application/json" };
+    const init = { method, headers, credentials: "same-origin" };
+    if (payload !== undefined) {
+      headers["Content-Type"] = "application/json";
+      init.body = JSON.stringify(payload);
+    }
+    const response = await fetch(api + path, init);
+    let data = null;
+    try {
+      data = await response.json();
+    } catch (e) {
+      data = null;
+    }
+    if (!response.ok) {
+      const error = new Error((data && data.message) || `${response.status} ${response.statusText}`);
+      error.problems = (data && data.problems) || [];
+      throw error;
+    }
+    return data;
+  }
+
+  function showNotice(kind, text, details) {
+    const box = document.getElementById("notice");
+    box.replaceChildren();
+    const alert = document.createElement("div");
+    alert.className = `alert alert-${kind}`;
+    const p = document.createElement("p");
+    p.className = "mb-0";
+    p.textContent = text;
+    alert.append(p);
+    if (details && details.length) {
+      const ul = document.createElement("ul");
+      ul.className = "mb-0 mt-2";
+      for (const line of details.slice(0, 50)) {
+        const li = document.createElement("li");
+        li.textContent = line;
+        ul.append(li);
+      }
+      alert.append(ul);
+    }
+    box.append(alert);
+    box.scrollIntoView({ block: "nearest" });
+  }
+
+  // a notice that outlives the reload after an action
+  function reloadWith(kind, text, details) {
+    sessionStorage.setItem(NOTICE, JSON.stringify({ kind, text, details }));
+    window.location.reload();
+  }
+
+  const kept = sessionStorage.getItem(NOTICE);
+  if (kept) {
+    sessionStorage.removeItem(NOTICE);
+    try {
+      const n = JSON.parse(kept);
+      showNotice(n.kind, n.text, n.details);
+    } catch (e) {
+      /* not ours */
+    }
+  }
+
+  // --- times in the cohort's zone -----------------------------------------------------------
+
+  function offsetMinutes(utcMs) {
+    const parts = {};
+    for (const p of new Intl.DateTimeFormat("en-US", {
+      timeZone: zone,
+      hourCycle: "h23",
+      year: "numeric",
+      month: "2-digit",
+      day: "2-digit",
+      hour: "2-digit",
+      minute: "2-digit",
+      second: "2-digit",
+    }).formatToParts(new Date(utcMs))) {
+      parts[p.type] = Number(p.value);
+    }
+    const wall = Date.UTC(parts.year, parts.month - 1, parts.day, parts.hour, parts.minute, parts.second);
+    return Math.round((wall - utcMs) / 60000);
+  }
+
+  // "2026-12-05T18:00" on the cohort's clock -> "2026-12-05T18:00:00+09:00"
+  function zoned(local) {
+    const [date, time] = local.split("T");
+    const [y, m, d] = date.split("-").map(Number);
+    const [hh, mm] = time.split(":").map(Number);
+    const wall = Date.UTC(y, m - 1, d, hh, mm);
+    let utc = wall - offsetMinutes(wall) * 60000;
+    utc = wall - offsetMinutes(utc) * 60000;
+    const off = offsetMinutes(utc);
+    const pad = (n) => String(n).padStart(2, "0");
+    const sign = off < 0 ? "-" : "+";
+    const abs = Math.abs(off);
+    return `${date}T${pad(hh)}:${pad(mm)}:00${sign}${pad(Math.floor(abs / 60))}:${pad(abs % 60)}`;
+  }
+
+  function shown(iso) {
+    return new Intl.DateTimeFormat(lang, {
+      timeZone: zone,
+      dateStyle: "medium",
+      timeStyle: "short",
+    }).format(new Date(iso));
+  }
+
+  // --- grading progress -----------------------------------------------------------------------
+
+  function duration(minutes) {
+    if (minutes < 1) return fmt(msg.seconds, { n: Math.max(1, Math.round(minutes * 60)) });
+    return fmt(msg.minutes, { n: Math.round(minutes) });
+  }
+
+  function watch(section) {
+    const aid = section.dataset.aid;
+    const area = section.querySelector(".progress-area");
+    const bar = area.querySelector("progress");
+    const text = area.querySelector(".progress-text");
+    const samples = [];
+    area.hidden = false;
+    let stopped = false;
+    async function tick() {
+      if (stopped) return;
+      try {
+        const p = await call("GET", `assessments/${aid}/grading?cohort=${encodeURIComponent(cohort)}`);
+        const finished = p.jobs.done + p.jobs.failed;
+        const now = Date.now();
+        samples.push([now, finished]);
+        if (samples.length > 30) samples.shift();
+        bar.max = Math.max(p.total, 1);
+        bar.value = finished;
+        const parts = [fmt(msg.progress, { done: finished, total: p.total })];
+        const [t0, f0] = samples[0];
+        const perMinute = (finished - f0) / ((now - t0) / 60000);
+        if (samples.length > 1 && perMinute > 0) {
+          parts.push(fmt(msg.rate, { rate: perMinute.toFixed(1) }));
+          parts.push(fmt(msg.eta, { eta: duration((p.total - finished) / perMinute) }));
+        }
+        text.textContent = parts.join(" · ");
+        const idle = p.jobs.queued + p.jobs.running === 0;
+        if (idle && !section.dataset.busy && section.dataset.state === "grading") {
+          stopped = true; // someone else's grading ended: show the new counts
+          window.location.reload();
+          return;
+        }
+      } catch (e) {
+        text.textContent = fmt(msg.failed, { message: e.message });
+      }
+      setTimeout(tick, POLL_MS);
+    }
+    tick();
+    return () => {
+      stopped = true;
+    };
+  }
+
+  // --- actions ----------------------------------------------------------------------------------
+
+  function setBusy(section, busy) {
+    for (const el of section.querySelectorAll("button")) el.disabled = busy;
+    if (busy) section.dataset.busy = "1";
+    else delete section.dataset.busy;
+  }
+
+  function summary(counts) {
+    const parts = Object.entries(counts || {}).map(([k, v]) => `${k} ${v}`);
+    return parts.length ? parts.join(", ") : msg.nothing;
+  }
+
+  async function act(section, action) {
+    const aid = section.dataset.aid;
+    const path = `assessments/${aid}/${action}?cohort=${encodeURIComponent(cohort)}`;
+    setBusy(section, true);
+    showNotice("info", msg.working);
+    const stop = action === "autograde" ? watch(section) : null;
+    try {
+      const data = await call("POST", path);
+      const result = data.result;
+      if (action === "release") {
+        const mine = (Array.isArray(result) ? result : []).find((r) => r.cohort === cohort) || {};
+        reloadWith("success", fmt(msg.released, { version: mine.version ?? "?" }));
+      } else if (action === "autograde") {
+        reloadWith("success", fmt(msg.graded, { summary: summary(result) }));
+      } else {
+        const released = (result && result.released) || [];
+        const held = (result && result.held) || [];
+        const lines = held.map((h) => fmt(msg.held, { username: h.username, reason: h.reason || h.why }));
+        reloadWith(
+          held.length ? "warning" : "success",
+          fmt(msg.feedback, { released: released.length, held: held.length }),
+          lines,
+        );
+      }
+    } catch (e) {
+      if (stop) stop();
+      setBusy(section, false);
+      showNotice("danger", fmt(msg.failed, { message: e.message }), e.problems);
+    }
+  }
+
+  async function submitForm(section, form) {
+    const aid = section.dataset.aid;
+    const kind = form.dataset.kind; // due | extensions
+    const values = Object.fromEntries(new FormData(form));
+    const due = zoned(values.due_at);
+    const payload = { due_at: due, reason: values.reason.trim(), cohort };
+    if (kind === "extensions") payload.username = values.username;
+    setBusy(section, true);
+    try {
+      await call("POST", `assessments/${aid}/${kind}`, payload);
+      const text =
+        kind === "due"
+          ? fmt(msg.due, { due: shown(due) })
+          : fmt(msg.extension, { username: values.username, due: shown(due) });
+      reloadWith("success", text);
+    } catch (e) {
+      setBusy(section, false);
+      showNotice("danger", fmt(msg.failed, { message: e.message }), e.problems);
+    }
+  }
+
+  for (const section of board.querySelectorAll("section.assessment")) {
+    for (const button of section.querySelectorAll("button.act")) {
+      button.addEventListener("click", () => act(section, button.dataset.action));
+    }
+    for (const form of section.querySelectorAll("form")) {
+      form.addEventListener("submit", (event) => {
+        event.preventDefault();
+        if (form.reportValidity()) submitForm(section, form);
+      });
+    }
+    if (section.dataset.state === "grading") watch(section);
+  }
+})();
