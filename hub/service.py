@@ -215,6 +215,28 @@ class SadariService(Application):
             delay = RESYNC_SECONDS if ok else min(delay * 2, RESYNC_SECONDS)
             await asyncio.sleep(delay)
 
+    async def warm_forever(self) -> None:
+        """Start the servers of classes about to begin (hub/warmup.py), every
+        `warm_check_seconds`; a failed check is logged and tried again at the next."""
+        from .warmup import warm
+
+        warmed: dict[tuple[str, str], set[str]] = {}
+        every = self.sadari.warm_check_seconds
+        while every > 0 and self.ctx.hub is not None:
+            try:
+                await warm(
+                    self.ctx.hub,
+                    self.ctx.curriculum,
+                    self.ctx.now(),
+                    warmed,
+                    self.sadari.max_servers,
+                    self.sadari.server_memory_mb,
+                    self.sadari.spawn_concurrency,
+                )
+            except Exception as e:  # the hub away for a moment: never let the loop die
+                self.log.warning("warm-up check failed: %s", e)
+            await asyncio.sleep(every)
+
     async def grade_waiting_forever(self) -> None:
         """Grade the jobs left waiting in the queue (see `service_grading`): at start, then every
         `grading_poll_seconds`; one run at a time, in a worker thread."""
@@ -264,6 +286,7 @@ class SadariService(Application):
         loop = ioloop.IOLoop.current()
         loop.add_callback(self.resync_forever)
         loop.add_callback(self.grade_waiting_forever)
+        loop.add_callback(self.warm_forever)
 
         def stop(signum: int, _frame: object) -> None:
             self.log.info("sadari service stopping (%s)", signal.Signals(signum).name)

@@ -416,6 +416,26 @@ class SadariSettings(LoggingConfigurable):
     def _default_max_servers(self) -> int:
         return int(_env("SADARI_MAX_SERVERS", "0"))
 
+    warm_check_seconds = Integer(
+        help="""How often (seconds) the service looks for classes starting soon, to start their
+        trainees' servers `warm_minutes` before (the cohort's `classes` in the curriculum). 0:
+        never. Default: $SADARI_WARM_CHECK_SECONDS, else 60.""",
+    ).tag(config=True, env="SADARI_WARM_CHECK_SECONDS")
+
+    @default("warm_check_seconds")
+    def _default_warm_check_seconds(self) -> int:
+        return int(_env("SADARI_WARM_CHECK_SECONDS", "60"))
+
+    server_memory_mb = Integer(
+        help="""Memory one idle server takes (MB; measured ~190 by benchmarks/storm.py): servers
+        are warmed before class only while MemAvailable holds another one. Default:
+        $SADARI_SERVER_MEMORY_MB, else 300.""",
+    ).tag(config=True, env="SADARI_SERVER_MEMORY_MB")
+
+    @default("server_memory_mb")
+    def _default_server_memory_mb(self) -> int:
+        return int(_env("SADARI_SERVER_MEMORY_MB", "300"))
+
     ssl_cert = Unicode(
         help="""The campus's TLS certificate (PEM, with its chain) when `bind_url` is https.
         Empty: a self-signed one is made at first start in <data_dir>/tls/ (browsers warn).

@@ -133,13 +133,24 @@ class Track:
 
 
 @dataclass(frozen=True)
+class ClassTimes:
+    """When a cohort's class starts (local time on `days`, 0 = Monday), and how many minutes
+    before it sadari starts the trainees' servers (0: never)."""
+
+    days: tuple[int, ...]
+    start: time
+    warm_minutes: int = 10
+
+
+@dataclass(frozen=True)
 class Cohort:
-    """An intake of trainees that starts on one day."""
+    """An intake of trainees that starts on one day; `classes`: its timetable, if given."""
 
     id: str
     name: Text
     starts: date
     timezone: str = "Asia/Seoul"
+    classes: ClassTimes | None = None
 
 
 @dataclass(frozen=True)
@@ -247,6 +258,22 @@ def _unique(items: Iterable[tuple[str, Path]], doc: Located, what: str) -> list[
     return problems
 
 
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def _classes(doc: Located, ci: int, v: Mapping[str, Any] | None) -> ClassTimes | None:
+    if v is None:
+        return None
+    try:
+        start = time.fromisoformat(v["start"])
+    except ValueError:
+        raise InputError(
+            [doc.problem(("cohorts", ci, "classes", "start"), f"{v['start']!r} is not HH:MM")]
+        ) from None
+    days = tuple(WEEKDAYS.index(d) for d in v.get("days", WEEKDAYS[:5]))
+    return ClassTimes(days, start, int(v.get("warm_minutes", 10)))
+
+
 def _build(doc: Located) -> Curriculum:
     v = doc.value
     problems: list[Problem] = []
@@ -274,7 +301,9 @@ def _build(doc: Located) -> Curriculum:
                 )
             )
             starts = date.min
-        cohorts.append(Cohort(c["id"], _text(c["name"]), starts, tz))
+        cohorts.append(
+            Cohort(c["id"], _text(c["name"]), starts, tz, _classes(doc, ci, c.get("classes")))
+        )
     problems += _unique(
         ((c.id, ("cohorts", i, "id")) for i, c in enumerate(cohorts)), doc, "cohort"
     )

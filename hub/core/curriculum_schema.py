@@ -296,6 +296,29 @@ SCHEMA: dict[str, Any] = {
                     "name": TEXT,
                     "starts": {"description": "First day (YYYY-MM-DD).", "type": "string"},
                     "timezone": {"type": "string", "default": "Asia/Seoul"},
+                    "classes": {
+                        "description": "The cohort's timetable: sadari starts its trainees' "
+                        "servers `warm_minutes` before class (0: never), so that the 9 a.m. "
+                        "logins land on servers already up.",
+                        "type": "object",
+                        "required": ["start"],
+                        "additionalProperties": False,
+                        "properties": {
+                            "days": {
+                                "type": "array",
+                                "items": {
+                                    "enum": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+                                },
+                                "default": ["mon", "tue", "wed", "thu", "fri"],
+                            },
+                            "start": {
+                                "description": "Local time (the cohort's zone), HH:MM.",
+                                "type": "string",
+                                "pattern": "^[0-2][0-9]:[0-5][0-9]$",
+                            },
+                            "warm_minutes": {"type": "integer", "minimum": 0, "maximum": 120},
+                        },
+                    },
                 },
             },
         },

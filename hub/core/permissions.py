@@ -42,6 +42,7 @@ SERVICE_HUB_SCOPES = [
     "list:groups",
     "read:groups",
     "read:servers",
+    "servers",  # start servers before class (hub/warmup.py)
 ]
 
 
