@@ -129,6 +129,7 @@ class SadariService(Application):
     description = "sadari: learning management for JupyterHub lab programs"
     sadari = Instance(SadariSettings)
     classes = [SadariSettings]
+    grader: Any = None  # the Autograder of the service's grading, made once, closed at exit
 
     def initialize(self, argv: list[str] | None = None) -> None:
         """Parse the command line, then build everything the service needs."""
@@ -261,10 +262,14 @@ class SadariService(Application):
                         "sadari-service",
                         self.ctx.now,
                     )
+                    if self.grader is None:  # one grader for the service's lifetime
+                        self.grader = await asyncio.to_thread(
+                            assessments.autograder_for, self.sadari
+                        )
                     counts = await asyncio.to_thread(
                         assessments.work,
                         ops,
-                        assessments.autograder_for(self.sadari),
+                        self.grader,
                         workers=self.sadari.grading_workers,
                         queued_before=before,
                     )
@@ -296,7 +301,11 @@ class SadariService(Application):
         # the service stops listening and exits (no KeyboardInterrupt traceback in the hub's log)
         signal.signal(signal.SIGINT, stop)
         signal.signal(signal.SIGTERM, stop)
-        loop.start()
+        try:
+            loop.start()
+        finally:
+            if self.grader is not None:  # its sandbox uids, kernels and threads go with it
+                self.grader.close()
 
 
 def main(argv: list[str] | None = None) -> None:
