@@ -1,4 +1,6 @@
-"""Roster parsing: Excel's CP949, UTF-8 with and without BOM, Korean headers; every bad row named."""
+"""Roster parsing: Excel's CP949, UTF-8 with and without BOM, Korean headers; every bad row named.
+
+Mappings, attributes, XLSX and the preview: test_roster_mapping.py."""
 
 from __future__ import annotations
 
@@ -117,7 +119,7 @@ def test_broken_encoding_says_where(curriculum: Curriculum) -> None:
         + b"x1,\xff\xfe\xfa,2026-seoul-1,data-analysis\n"
     )
     (p,) = bad(data, curriculum)
-    assert p.startswith("r.csv:3: not UTF-8 or CP949 text: undecodable byte 0xff")
+    assert p.startswith("r.csv:3: not UTF-8 or CP949 text: undecodable byte 0xff at byte 4")
 
 
 @pytest.mark.parametrize(
@@ -127,8 +129,9 @@ def test_broken_encoding_says_where(curriculum: Curriculum) -> None:
         (b"username,name\n", "r.csv: no rows / \ud589\uc774 \uc5c6\uc2b5\ub2c8\ub2e4"),
         (
             b"username,nickname\n",
-            "r.csv:1: nickname: unknown column (known: username, name, email, "
-            "cohort, track, stage, role, major)",
+            "r.csv:1: name: required column missing: map a column to it (--map COLUMN=name) "
+            "/ \ud544\uc218 \uc5f4\uc774 \uc5c6\uc2b5\ub2c8\ub2e4: \uc5f4\uc744 "
+            "\uc9c0\uc815\ud558\uc138\uc694",
         ),
         (b"username,name\nab,cd,ef\n", "r.csv:2: 3 cells but 2 columns"),
     ],
@@ -139,5 +142,6 @@ def test_structural_problems(curriculum: Curriculum, data: bytes, expected: str)
 
 def test_missing_required_column(curriculum: Curriculum) -> None:
     assert bad(b"username,email\nx1,a@b.kr\n", curriculum) == [
-        "r.csv:1: name: required column missing / \ud544\uc218 \uc5f4\uc774 \uc5c6\uc2b5\ub2c8\ub2e4"
+        "r.csv:1: name: required column missing: map a column to it (--map COLUMN=name) / "
+        "필수 열이 없습니다: 열을 지정하세요"
     ]
