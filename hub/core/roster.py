@@ -301,7 +301,8 @@ def read_roster(
         return Parsed(
             file, fmt, encoding, tuple(columns), (), _ordered(problems), samples, header_line
         )
-    records_out = _rows(body, columns, mapping, curriculum, problems)
+    values = mapping.over(remembered) if remembered else mapping  # remembered Y/N too
+    records_out = _rows(body, columns, values, curriculum, problems)
     if not records_out and not problems:
         problems.append(RowProblem(None, "", "no rows / 행이 없습니다"))
     return Parsed(

@@ -1,7 +1,8 @@
 """SQLAlchemy models of sadari's database of record.
 
 program -> cohort -> track -> stage -> assessment (instantiated per cohort from the curriculum),
-members (trainees and staff) with their enrollment and current stage, the append-only audit log,
+members (trainees and staff, with the roster's attributes) with their enrollment and current
+stage, the roster mapping remembered for the next import, the append-only audit log,
 the gradebook of record, and stage selections (with overrides, participation inputs and teams).
 Times are naive UTC.
 """
@@ -121,8 +122,22 @@ class Member(Base):
     email: Mapped[str | None] = mapped_column(String(320))
     role: Mapped[str] = mapped_column(String(16))
     major: Mapped[str | None] = mapped_column(String(200))
+    # the roster's other columns (campus, phone…): {name: value}, see core/roster_preview.py
+    attributes: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(DateTime)
     enrollments: Mapped[list[Enrollment]] = relationship(back_populates="member")
+
+
+class RosterMappingRecord(Base):
+    """A roster mapping remembered for the next import (core/roster_mapping.py `as_dict`: columns
+    and value translations; `name` 'default' is the one imports use)."""
+
+    __tablename__ = "roster_mappings"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    mapping: Mapped[dict[str, Any]] = mapped_column(JSON)
+    updated_by: Mapped[str] = mapped_column(String(128))
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
 
 
 class Enrollment(Base):

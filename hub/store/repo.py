@@ -20,7 +20,17 @@ from ..core import curriculum as cur
 from ..core.audit import GENESIS, EntryContent, entry_hash, naive_utc
 from ..core.limits import check_text
 from ..core.membership import desired_groups
-from ..core.roster import RosterRow
+from ..core.roster import Parsed, RosterRow
+from ..core.roster_mapping import MappingError, RosterMapping
+from ..core.roster_preview import (
+    UNCHANGED,
+    Current,
+    Preview,
+    compare,
+    member_values,
+    merged_attributes,
+    preview,
+)
 from .models import (
     Assessment,
     AuditEntry,
@@ -28,6 +38,7 @@ from .models import (
     Enrollment,
     Member,
     Program,
+    RosterMappingRecord,
     Stage,
     Team,
     Track,
@@ -195,6 +206,9 @@ def _stage_row(session: Session, cohort_slug: str, track_slug: str, stage_slug: 
 
 # --- roster ------------------------------------------------------------------------------------
 
+MAPPING_NAME = "default"  # the remembered mapping every import starts from
+CHUNK = 500  # usernames per IN (...) when reading current members
+
 
 @dataclass
 class ImportReport:
@@ -217,6 +231,72 @@ class ImportReport:
         }
 
 
+def current_members(session: Session, usernames: Iterable[str]) -> dict[str, Current]:
+    """The members named `usernames` as plain data for the roster preview (with their
+    enrollments: cohort -> (track, stage)); a few queries however many names."""
+    names = sorted(set(usernames))
+    out: dict[str, Current] = {}
+    for i in range(0, len(names), CHUNK):
+        q = (
+            select(Member)
+            .where(Member.username.in_(names[i : i + CHUNK]))
+            .options(
+                selectinload(Member.enrollments).selectinload(Enrollment.cohort),
+                selectinload(Member.enrollments).selectinload(Enrollment.track),
+                selectinload(Member.enrollments).selectinload(Enrollment.stage),
+            )
+        )
+        for m in session.scalars(q):
+            out[m.username] = Current(
+                username=m.username,
+                name=m.name,
+                email=m.email,
+                role=m.role,
+                major=m.major,
+                attributes=dict(m.attributes or {}),
+                enrollments={e.cohort.slug: (e.track.slug, e.stage.slug) for e in m.enrollments},
+            )
+    return out
+
+
+def preview_roster(session: Session, parsed: Parsed) -> Preview:
+    """What importing `parsed` would change (reads only)."""
+    return preview(parsed, current_members(session, (r.username for r in parsed.rows)))
+
+
+def remembered_mapping(session: Session) -> RosterMapping:
+    """The mapping remembered from the last imports (empty before the first)."""
+    row = session.scalars(
+        select(RosterMappingRecord).where(RosterMappingRecord.name == MAPPING_NAME)
+    ).first()
+    if row is None:
+        return RosterMapping()
+    try:
+        return RosterMapping.from_dict(row.mapping)
+    except MappingError:  # written by an older version: start afresh rather than fail
+        return RosterMapping()
+
+
+def remember_mapping(
+    session: Session, mapping: RosterMapping, *, actor: str, now: datetime
+) -> None:
+    """Lay `mapping` (its columns and values; never its cohort) over the remembered one."""
+    merged = mapping.over(remembered_mapping(session))
+    doc = {**merged.as_dict(), "cohort": None}
+    row = session.scalars(
+        select(RosterMappingRecord).where(RosterMappingRecord.name == MAPPING_NAME)
+    ).first()
+    if row is None:
+        session.add(
+            RosterMappingRecord(
+                name=MAPPING_NAME, mapping=doc, updated_by=actor, updated_at=naive_utc(now)
+            )
+        )
+    elif row.mapping != doc:
+        row.mapping, row.updated_by, row.updated_at = doc, actor, naive_utc(now)
+    session.flush()
+
+
 def import_roster(
     session: Session,
     rows: Sequence[RosterRow],
@@ -225,64 +305,85 @@ def import_roster(
     file: str,
     actor: str,
     now: datetime,
+    mapping: RosterMapping | None = None,
 ) -> ImportReport:
-    """Create or update members and enrollments from validated rows (the caller commits).
+    """Create or update members and enrollments from validated rows (the caller commits): what
+    `core.roster_preview.compare` says of each row against the record, nothing else.
 
-    Re-importing the same rows changes nothing and writes no audit entry. A row never moves an
-    enrolled trainee to another stage: stage changes go through `move_stage` (and selection), so a
-    stale roster cannot undo a promotion.
+    All or nothing: a row naming another track in a cohort the trainee is enrolled in raises
+    Invalid listing every such row, before anything is written. Re-importing the same rows
+    changes nothing and writes no audit entry. A row never moves an enrolled trainee to another
+    stage: stage changes go through `move_stage` (and selection), so a stale roster cannot undo
+    a promotion. The `mapping` used (admin's columns and values) is remembered for the next
+    import and recorded in the audit entry.
     """
     report = ImportReport(file=file, sha256=hashlib.sha256(data).hexdigest())
     at = naive_utc(now)
-    for row in rows:
-        member = session.scalars(select(Member).where(Member.username == row.username)).first()
-        values = {"name": row.name, "email": row.email, "role": row.role, "major": row.major}
-        changed = False
+    current = current_members(session, (r.username for r in rows))
+    compared = [compare(row, current.get(row.username)) for row in rows]
+    conflicts = [p.at(file) for c in compared for p in c.problems]
+    if conflicts:
+        raise Invalid("\n".join(str(p) for p in conflicts))
+    stages: dict[tuple[str, str, str], Stage] = {}
+    members = (
+        {
+            m.username: m
+            for m in session.scalars(select(Member).where(Member.username.in_(list(current))))
+        }
+        if current
+        else {}
+    )
+    for row, result in zip(rows, compared, strict=True):
+        if result.status == UNCHANGED:
+            report.unchanged.append(row.username)
+            continue
+        values = member_values(row)
+        member = members.get(row.username)
         if member is None:
-            member = Member(username=row.username, created_at=at, **values)
+            member = Member(
+                username=row.username,
+                created_at=at,
+                attributes=merged_attributes({}, row.attributes),
+                **values,
+            )
             session.add(member)
             session.flush()
+            members[row.username] = member
             report.created.append(row.username)
-        elif any(getattr(member, k) != v for k, v in values.items()):
+        else:
             for k, v in values.items():
                 setattr(member, k, v)
-            changed = True
-        if row.cohort and row.track and row.stage:
-            stage = _stage_row(session, row.cohort, row.track, row.stage)
-            enrollment = session.scalars(
-                select(Enrollment).where(
-                    Enrollment.member_id == member.id, Enrollment.cohort_id == stage.track.cohort_id
+            member.attributes = merged_attributes(member.attributes or {}, row.attributes)
+            report.updated.append(row.username)
+        if any(c.field == "enrollment" for c in result.changes):
+            assert row.cohort and row.track and row.stage  # compare enrolls only such rows
+            where = (row.cohort, row.track, row.stage)
+            if where not in stages:
+                stages[where] = _stage_row(session, *where)
+            stage = stages[where]
+            session.add(
+                Enrollment(
+                    member_id=member.id,
+                    cohort_id=stage.track.cohort_id,
+                    track_id=stage.track_id,
+                    stage_id=stage.id,
+                    status="active",
+                    updated_at=at,
                 )
-            ).first()
-            if enrollment is None:
-                session.add(
-                    Enrollment(
-                        member_id=member.id,
-                        cohort_id=stage.track.cohort_id,
-                        track_id=stage.track_id,
-                        stage_id=stage.id,
-                        status="active",
-                        updated_at=at,
-                    )
-                )
-                changed = True
-            elif enrollment.track_id != stage.track_id:
-                raise Invalid(
-                    f"{file}:{row.line}: {row.username} is enrolled in track "
-                    f"{enrollment.track.slug!r} of this cohort, not {row.track!r}; "
-                    "move them explicitly"
-                )
-        if row.username in report.created:
-            continue
-        (report.updated if changed else report.unchanged).append(row.username)
+            )
+    if mapping is not None and (mapping.columns or mapping.values):
+        remember_mapping(session, mapping, actor=actor, now=now)
     if report.created or report.updated:
+        details = report.as_dict()
+        if mapping is not None and not mapping.empty:
+            details["mapping"] = mapping.as_dict()
         append_audit(
             session,
             now=now,
             actor=actor,
             action="roster.import",
             target=f"file:{file}",
-            details=report.as_dict(),
+            details=details,
         )
     session.flush()
     return report
