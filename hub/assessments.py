@@ -176,6 +176,26 @@ def _notebooks(folder: Path) -> dict[str, dict[str, Any]]:
     return out
 
 
+def _source(ops: Ops, aid: str, cohort: str) -> Path:
+    """The source folder a cohort's course uses for an assessment: its copy (made by the last
+    release or grading), else labs/."""
+    source = ops.course_dir(cohort) / "source" / aid
+    return source if source.is_dir() else ops.source_dir(aid)
+
+
+def check_student_version(
+    ops: Ops, aid: str, cohort: str, entries: list[Entry], where: str | None = None
+) -> None:
+    """Refuse a student version (`entries`, the files of nbgrader's release folder) that still
+    holds a solution or a hidden test of the assessment's source notebooks (the cohort's course
+    copy, else labs/): StudentVersionLeak naming `where` it was to go (default: the cohort) and
+    each notebook and cell (core/feedback.py `student_version_leaks`)."""
+    sources = _notebooks(_source(ops, aid, cohort))
+    leaks = student_version_leaks(sources, {e.path: e.data for e in entries})
+    if leaks:
+        raise StudentVersionLeak(aid, where or cohort, leaks)
+
+
 def release(ops: Ops, aid: str, cohort: str | None = None) -> list[dict[str, Any]]:
     """generate_assignment from labs/, check that the student version holds no solution or hidden
     test (else StudentVersionLeak, and nothing released to any cohort), then release it to the
@@ -188,10 +208,11 @@ def release(ops: Ops, aid: str, cohort: str | None = None) -> list[dict[str, Any
         shutil.copytree(ops.source_dir(aid), source)
         _run(course, "generate_assignment", aid, "--force")
         entries = _files(course / "release" / aid)
-        leaks = student_version_leaks(_notebooks(source), {e.path: e.data for e in entries})
-        if leaks:
+        try:
+            check_student_version(ops, aid, c, entries)
+        except StudentVersionLeak:
             shutil.rmtree(course / "release" / aid, ignore_errors=True)
-            raise StudentVersionLeak(aid, c, leaks)
+            raise
         built.append((c, entries))
     out = []
     for c, entries in built:
@@ -415,11 +436,44 @@ def _summary_html(sub: Submission, a: Assessment) -> bytes:
     )
 
 
-def _hidden(ops: Ops, course: Path, aid: str) -> list[HiddenTest]:
-    """The hidden tests of the source the course graded with (its copy, else labs/)."""
-    source = course / "source" / aid
-    notebooks = _notebooks(source if source.is_dir() else ops.source_dir(aid))
+def hidden_tests_of(ops: Ops, aid: str, cohort: str) -> list[HiddenTest]:
+    """The hidden tests of the source the cohort's course graded with (its copy, else labs/)."""
+    notebooks = _notebooks(_source(ops, aid, cohort))
     return [h for name, nb in notebooks.items() for h in hidden_tests(name, nb)]
+
+
+def hold_feedback(
+    s: Session, sub: Submission, *, actor: str, now: datetime
+) -> dict[str, Any] | None:
+    """Whether feedback showing hidden tests may go to the trainee of `sub` now: None if it may
+    (core/feedback.py `may_release_feedback`, with their due instant and the current final score
+    of their latest submission: none graded counts as nothing), else the hold, recorded in the
+    audit log (feedback.hold): `why`, `reason`, `until` (ISO, None: no date in sight) and
+    `earlier_feedback` (feedback released before stays with the trainee)."""
+    a = sub.assessment
+    mine = [x for x in ex.submissions_of(s, sub.member.username) if x.assessment_id == a.id]
+    latest = max(mine, key=lambda x: x.id, default=sub)
+    r = latest.result
+    decision = may_release_feedback(
+        now,
+        a.effective_due,
+        ex.extension_for(s, sub),
+        LatePolicy.from_dict(a.late_policy),
+        r.final_score if r else 0.0,
+        (r.max_score if r else 0.0) or a.points,
+    )
+    if decision.release:
+        return None
+    until = decision.until
+    ex.record_feedback_hold(
+        s, sub, why=decision.why, reason=decision.reason, until=until, actor=actor, now=now
+    )
+    return {
+        "why": decision.why,
+        "reason": decision.reason,
+        "until": until.isoformat() if until else None,
+        "earlier_feedback": sub.feedback is not None,
+    }
 
 
 def feedback(ops: Ops, aid: str, cohort: str | None = None) -> dict[str, Any]:
@@ -443,7 +497,7 @@ def feedback(ops: Ops, aid: str, cohort: str | None = None) -> dict[str, Any]:
         course = ops.course_dir(c)
         if not any((course / "autograded").glob(f"*/{aid}")):
             continue  # nothing graded in this cohort yet
-        hidden = _hidden(ops, course, aid)
+        hidden = hidden_tests_of(ops, aid, c)
         shown += [f"{c}: {h.notebook}, {h.cell}" for h in hidden]
         _run(course, "generate_feedback", aid, "--force")
         now = ops.now()
@@ -458,35 +512,9 @@ def feedback(ops: Ops, aid: str, cohort: str | None = None) -> dict[str, Any]:
                 entries = [e for e in _files(folder) if e.path.endswith(".html")] if ours else []
                 reveals = bool(hidden and entries)
                 if reveals:
-                    r, a = sub.result, sub.assessment
-                    decision = may_release_feedback(
-                        now,
-                        a.effective_due,
-                        ex.extension_for(s, sub),
-                        LatePolicy.from_dict(a.late_policy),
-                        r.final_score,
-                        r.max_score or a.points,
-                    )
-                    if not decision.release:
-                        until = decision.until
-                        ex.record_feedback_hold(
-                            s,
-                            sub,
-                            why=decision.why,
-                            reason=decision.reason,
-                            until=until,
-                            actor=ops.actor,
-                            now=now,
-                        )
-                        held.append(
-                            who
-                            | {
-                                "why": decision.why,
-                                "reason": decision.reason,
-                                "until": until.isoformat() if until else None,
-                                "earlier_feedback": sub.feedback is not None,
-                            }
-                        )
+                    hold = hold_feedback(s, sub, actor=ops.actor, now=now)
+                    if hold is not None:
+                        held.append(who | hold)
                         continue
                 entries.append(Entry(SUMMARY, _summary_html(sub, sub.assessment)))
                 sha = ops.blobs.put(make_archive(entries))

@@ -4,6 +4,11 @@ Trainees list and fetch the releases of their own cohort/track/stage, submit zip
 assignment folder and fetch their own feedback; instructors release, collect and return feedback.
 Every upload is checked (core/archive.py) before anything is stored; identity comes from the token
 and time from the service clock; files go to the blob store, metadata to the database.
+
+Instructors' uploads obey the rules of `sadari assessment release | feedback` (hub/assessments.py):
+a release whose student version still holds a solution or hidden test is refused (422, `problems`
+naming notebook and cell); feedback of an assessment with hidden tests for a trainee who could
+still gain by submitting again is refused (409, with `why` and `until`) and the hold audited.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import asyncio
 from dataclasses import replace
 from typing import Any
 
+from .. import assessments as ops_
 from ..core import permissions as perm
 from ..core.archive import Entry, Limits, make_archive, read_archive
 from ..core.deadlines import LatePolicy, lateness
@@ -49,14 +55,14 @@ class ExchangeHandler(ApiHandler):
             return replace(limits, suffixes=suffixes, require_notebook=False)
         return limits
 
-    async def upload(
+    async def read_upload(
         self, name: str, suffixes: tuple[str, ...] | None = None
-    ) -> tuple[str, int, list[Entry]]:
-        """Check the request body's archive and store it: (sha256, size, entries).
+    ) -> tuple[bytes, list[Entry]]:
+        """Check the request body's archive, storing nothing: (the archive to store, entries).
 
-        The upload is stored as sent when every file in it is kept (its checksum is the one the
-        client can compute); otherwise a normalised archive without the ignored files. The work
-        runs in a thread so that one large upload does not hold up other requests.
+        The archive is the upload as sent when every file in it is kept (its checksum is the one
+        the client can compute); otherwise a normalised archive without the ignored files. The
+        work runs in a thread so that one large upload does not hold up other requests.
         """
         body = self.request.body
         limit = self.ctx.settings.max_submission_bytes
@@ -65,13 +71,29 @@ class ExchangeHandler(ApiHandler):
                 413, f"upload is {len(body)} bytes; the limit is {limit} / 용량 제한을 넘었습니다"
             )
 
-        def check_and_store() -> tuple[str, int, list[Entry]]:
+        def check() -> tuple[bytes, list[Entry]]:
             entries = read_archive(body, name, self.limits(suffixes))
             kept = [e for e in entries if e.path not in IGNORED]
-            archive = body if len(kept) == len(entries) else make_archive(kept)
-            return self.ctx.blobs.put(archive), len(archive), kept
+            return (body if len(kept) == len(entries) else make_archive(kept)), kept
 
-        return await asyncio.to_thread(check_and_store)
+        return await asyncio.to_thread(check)
+
+    async def store(self, archive: bytes) -> str:
+        """Put a checked archive in the blob store: its sha256."""
+        sha: str = await asyncio.to_thread(self.ctx.blobs.put, archive)
+        return sha
+
+    async def upload(
+        self, name: str, suffixes: tuple[str, ...] | None = None
+    ) -> tuple[str, int, list[Entry]]:
+        """Check the request body's archive and store it: (sha256, size, entries)."""
+        archive, entries = await self.read_upload(name, suffixes)
+        return await self.store(archive), len(archive), entries
+
+    def ops(self, who: dict[str, Any]) -> ops_.Ops:
+        """The instructor operations (hub/assessments.py) as the caller, at the service's time."""
+        ctx = self.ctx
+        return ops_.Ops(ctx.settings, ctx.sessions, ctx.blobs, ctx.curriculum, who["name"], ctx.now)
 
     def send_zip(self, data: bytes, filename: str) -> None:
         """Reply with a zip."""
@@ -135,13 +157,29 @@ class ReleaseHandler(ExchangeHandler):
         self.send_zip(self.ctx.blobs.get(sha), f"{aid}.zip")
 
     async def post(self, aid: str) -> None:
-        """Release the uploaded files (nbgrader's release/AID folder) to one or every cohort."""
+        """Release the uploaded files (nbgrader's release/AID folder) to one or every cohort,
+        unless they still hold a solution or hidden test of a cohort's source (422, `problems`:
+        notebook and cell of each; nothing stored or released)."""
         who = self.caller(perm.INSTRUCT)
-        sha, size, entries = await self.upload(f"release {aid}")
+        wanted = self.get_argument("cohort", None)
+        with self.ctx.sessions() as s:  # 404 before reading an upload we would refuse anyway
+            cohorts = [a.stage.track.cohort.slug for a in ex.cohort_assessments(s, aid, wanted)]
+        archive, entries = await self.read_upload(f"release {aid}")
+        ops = self.ops(who)
+        try:
+            for cohort in cohorts:
+                await asyncio.to_thread(
+                    ops_.check_student_version, ops, aid, cohort, entries, ", ".join(cohorts)
+                )
+        except ops_.StudentVersionLeak as e:
+            raise ApiError(422, str(e), problems=[str(leak) for leak in e.leaks]) from None
+        except ops_.OperationError as e:
+            raise ApiError(500, str(e)) from None
+        sha, size = await self.store(archive), len(archive)
         notebooks = sorted(e.path for e in entries if e.path.endswith(".ipynb"))
         with self.ctx.sessions.begin() as s:
             released = []
-            for a in ex.cohort_assessments(s, aid, self.get_argument("cohort", None)):
+            for a in ex.cohort_assessments(s, aid, wanted):
                 r = ex.record_release(
                     s,
                     a,
@@ -252,14 +290,50 @@ class FeedbackHandler(ExchangeHandler):
         self.send_zip(self.ctx.blobs.get(sha), f"feedback-{sid}.zip")
 
     async def post(self, sid: str) -> None:
-        """Attach feedback files (HTML per notebook) to a submission."""
+        """Attach feedback files (HTML per notebook) to a submission. nbgrader's feedback shows
+        the hidden tests of the assessment, if it has any: then it is refused while the trainee
+        could still gain by submitting again (409, nothing stored, the hold audited), as
+        `sadari assessment feedback` holds it back (hub/assessments.py `hold_feedback`)."""
         who = self.caller(perm.INSTRUCT)
-        sha, _, entries = await self.upload(f"feedback {sid}", suffixes=(".html",))
+        with self.ctx.sessions() as s:  # 404 before reading an upload we would refuse anyway
+            sub = ex.submission(s, int(sid))
+            aid, cohort = sub.assessment.slug, sub.assessment.stage.track.cohort.slug
+            username = sub.member.username
+        archive, entries = await self.read_upload(f"feedback {sid}", suffixes=(".html",))
         if not entries:
             raise ApiError(400, "feedback must be .html files / 피드백은 HTML 파일이어야 합니다")
+        ops, now = self.ops(who), self.ctx.now()
+        try:
+            reveals = bool(await asyncio.to_thread(ops_.hidden_tests_of, ops, aid, cohort))
+        except ops_.OperationError as e:
+            raise ApiError(500, str(e)) from None
+        hold = None
+        if reveals:
+            with self.ctx.sessions.begin() as s:  # the hold is audited even though we refuse
+                sub = ex.submission(s, int(sid))
+                hold = ops_.hold_feedback(s, sub, actor=who["name"], now=now)
+        if hold is not None:
+            raise ApiError(
+                409,
+                f"feedback on submission {sid} ({username}, {aid}) is held back and was not "
+                f"stored: it shows the hidden tests, and {hold['reason']}. `sadari assessment "
+                f"feedback {aid}` releases it to whoever is due and holds back the rest "
+                "(nbgrader release_feedback stops at the first trainee held back: --student "
+                "releases the others) / 숨은 테스트가 담긴 피드백이라 보류했습니다(저장하지 않음)",
+                submission=int(sid),
+                username=username,
+                why=hold["why"],
+                until=hold["until"],
+            )
+        sha = await self.store(archive)
         with self.ctx.sessions.begin() as s:
             ex.record_feedback(
-                s, ex.submission(s, int(sid)), sha256=sha, actor=who["name"], now=self.ctx.now()
+                s,
+                ex.submission(s, int(sid)),
+                sha256=sha,
+                actor=who["name"],
+                now=now,
+                hidden_tests=reveals,
             )
         self.write_json({"feedback": {"submission": int(sid), "sha256": sha}}, 201)
 

@@ -2,14 +2,18 @@
 from trainees who could still submit (a deadline moved into the future, one trainee's extension)
 and released once their time is up; the instructor is told whom and why (the CLI, the API); a
 crashed grading stays crashed through feedback; a release whose student version holds a
-solution or hidden test is refused."""
+solution or hidden test is refused. nbgrader's own release_assignment and release_feedback, through
+the exchange routes, obey the same rules."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import shutil
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -24,6 +28,7 @@ from tornado.testing import bind_unused_port
 from tornado.web import Application
 
 from sadari.graders.autograde import Autograder, Job, NbgraderSubprocess, Outcome, SandboxAutograder
+from sadari.graders.exchange.client import ServiceClient
 from sadari.graders.sandbox import local
 from sadari.hub import assessments as ops_
 from sadari.hub.core import permissions as perm
@@ -395,10 +400,10 @@ class FakeAuth:
         return check_scopes(required, set(model["scopes"]))
 
 
-async def test_the_api_says_whom_feedback_was_held_back_from(
-    lite_ops: ops_.Ops, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    ops = lite_ops
+@contextmanager
+def serving(ops: ops_.Ops) -> Iterator[int]:
+    """The service's handlers on a local port (its number), with the ops' database, blobs and
+    clock; the token `inst` is an instructor's."""
     ctx = Context(
         settings=ops.settings,
         engine=None,  # type: ignore[arg-type]
@@ -414,18 +419,33 @@ async def test_the_api_says_whom_feedback_was_held_back_from(
     sock, port = bind_unused_port()
     server = HTTPServer(Application(default_handlers, sadari=ctx))
     server.add_sockets([sock])
+    try:
+        yield port
+    finally:
+        server.stop()
+
+
+async def call(port: int, path: str, body: bytes = b"") -> tuple[int, Any]:
+    """POST to an API path as the instructor: (status, JSON answer)."""
+    r = await AsyncHTTPClient().fetch(
+        f"http://127.0.0.1:{port}/api/v1/{path}",
+        method="POST",
+        headers={"Authorization": "token inst"},
+        body=body,
+        raise_error=False,
+    )
+    return r.code, json.loads(r.body)
+
+
+async def test_the_api_says_whom_feedback_was_held_back_from(
+    lite_ops: ops_.Ops, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ops = lite_ops
 
     async def post(path: str) -> tuple[int, Any]:
-        r = await AsyncHTTPClient().fetch(
-            f"http://127.0.0.1:{port}/api/v1/assessments/{AID}/{path}",
-            method="POST",
-            headers={"Authorization": "token inst"},
-            body=b"",
-            raise_error=False,
-        )
-        return r.code, json.loads(r.body)
+        return await call(port, f"assessments/{AID}/{path}")
 
-    try:
+    with serving(ops) as port:
         real_run = ops_._run
 
         def leaky(course: Path, *args: str) -> None:
@@ -458,8 +478,121 @@ async def test_the_api_says_whom_feedback_was_held_back_from(
             "2026-12-01T09:00:00+00:00",
         )
         assert "has not passed" in held["reason"] and held["earlier_feedback"] is False
-    finally:
-        server.stop()
+
+
+# --- nbgrader's own release_assignment and release_feedback, through the exchange routes --------
+
+
+def zip_of(files: dict[str, bytes]) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as zf:
+        for name, data in files.items():
+            zf.writestr(name, data)
+    return out.getvalue()
+
+
+def blobs(ops: ops_.Ops) -> set[Path]:
+    """Every blob in the store."""
+    assert isinstance(ops.blobs, LocalBlobStore)
+    return {p for p in ops.blobs.root.rglob("*") if p.is_file()}
+
+
+class Refused(Exception):
+    """nbgrader's ExchangeError, as the exchange client raises it."""
+
+
+async def as_nbgrader(port: int, call: str, *args: Any) -> str:
+    """What the instructor's nbgrader is told when the exchange client's `call` fails."""
+
+    def fail(message: str) -> Any:
+        raise Refused(message)
+
+    client = ServiceClient(f"http://127.0.0.1:{port}", "inst", fail)
+    with pytest.raises(Refused) as refused:
+        await asyncio.to_thread(getattr(client, call), *args)
+    return str(refused.value)
+
+
+async def test_feedback_through_the_exchange_waits_for_the_deadline(lite_ops: ops_.Ops) -> None:
+    """nbgrader release_feedback from an instructor's server: refused while the trainee can still
+    submit, with nothing stored and the hold audited; accepted once the deadline, moved with the
+    API, has passed."""
+    ops = lite_ops
+    ops_.release(ops, AID, COHORT)
+    sid = submit(ops, "pm1")  # at NOW, the deadline DUE ahead
+    html = zip_of({f"{AID}.html": b"<html>assert visitors_needed(500, 0.012) == 41_667</html>"})
+    with serving(ops) as port:
+        before = blobs(ops)
+        code, err = await call(port, f"exchange/submissions/{sid}/feedback", html)
+        assert (code, err["status"]) == (409, 409), err
+        assert (err["username"], err["submission"], err["why"]) == ("pm1", sid, "deadline")
+        assert err["until"] == DUE.isoformat()
+        assert "held back and was not stored: it shows the hidden tests" in err["message"]
+        assert "the deadline 2026-11-29 09:00:00 UTC has not passed" in err["message"]
+        assert "보류" in err["message"]
+        assert feedback_html(ops, sid) is None and blobs(ops) == before
+        ((target, hold),) = audit(ops, "feedback.hold")
+        assert (target, hold["submission"], hold["why"]) == ("user:pm1", sid, "deadline")
+        assert hold["until"] == DUE.isoformat() and hold["earlier_feedback"] is False
+        assert audit(ops, "feedback.release") == []
+
+        told = await as_nbgrader(port, "post_feedback", sid, html)  # what release_feedback logs
+        assert "is held back" in told and "2026-11-29 09:00:00 UTC" in told
+        assert told.endswith("(HTTP 409)")
+        assert feedback_html(ops, sid) is None
+
+        past = (NOW - timedelta(hours=1)).isoformat()
+        code, _ = await call(
+            port, f"assessments/{AID}/due", json.dumps({"due_at": past, "reason": "test"}).encode()
+        )
+        assert code == 200
+        code, body = await call(port, f"exchange/submissions/{sid}/feedback", html)
+        assert code == 201, body
+        assert HIDDEN in (feedback_html(ops, sid) or "")
+        ((target, released),) = audit(ops, "feedback.release")
+        assert (target, released["submission"], released["hidden_tests"]) == ("user:pm1", sid, True)
+
+
+async def test_a_release_through_the_exchange_that_leaks_is_refused(lite_ops: ops_.Ops) -> None:
+    """nbgrader release_assignment from an instructor's server: a student version that still
+    holds a hidden test is refused naming notebook and cell, nothing stored or released; the
+    clean one is released."""
+    ops = lite_ops
+    (first,) = ops_.release(ops, AID, COHORT)  # a real student version, generated by nbgrader
+    folder = Path(ops.settings.data_dir) / "courses" / COHORT / "release" / AID
+    clean = {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
+    nb = json.loads(clean[f"{AID}.ipynb"])
+    (index,) = [
+        i
+        for i, c in enumerate(nb["cells"])
+        if c["metadata"].get("nbgrader", {}).get("grade_id") == "pm-test-visitors"
+    ]
+    nb["cells"][index]["source"] += (
+        "\n### BEGIN HIDDEN TESTS\nassert visitors_needed(500, 0.012) == 41_667\n"
+        "### END HIDDEN TESTS\n"
+    )
+    leaky = zip_of(clean | {f"{AID}.ipynb": json.dumps(nb).encode()})
+    with serving(ops) as port:
+        before = blobs(ops)
+        code, err = await call(port, f"exchange/assignments/{AID}/release?cohort={COHORT}", leaky)
+        assert (code, err["status"]) == (422, 422), err
+        assert f"refusing to release {AID} to {COHORT}" in err["message"]
+        where = f"{AID}.ipynb, cell {index} 'pm-test-visitors': "
+        assert any(p.startswith(where) and "BEGIN HIDDEN TESTS" in p for p in err["problems"])
+        assert any(p.startswith(where) and "holds the hidden test" in p for p in err["problems"])
+        assert blobs(ops) == before
+        with ops.sessions() as s:
+            assert [r.version for r in s.scalars(select(Release))] == [first["version"]]
+
+        # what release_assignment logs
+        told = await as_nbgrader(port, "release", AID, leaky, COHORT)
+        assert where in told and told.endswith("(HTTP 422)")
+
+        code, body = await call(
+            port, f"exchange/assignments/{AID}/release?cohort={COHORT}", zip_of(clean)
+        )
+        assert code == 201, body
+        assert [r["version"] for r in body["release"]] == [first["version"] + 1]
 
 
 def test_the_cli_says_whom_feedback_was_held_back_from(
