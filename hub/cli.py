@@ -22,7 +22,10 @@ from pathlib import Path
 from .assessments import OperationError
 from .core.curriculum import Curriculum, check_files
 from .core.labcheck import check_labs
-from .core.roster import RosterRow, parse_roster
+from .core.roster import Parsed, RosterRow, read_roster
+from .core.roster_mapping import FIELDS as ROSTER_FIELDS
+from .core.roster_mapping import MappingError, RosterMapping
+from .core.roster_preview import Preview
 from .core.yamlsrc import InputError, Problem
 from .settings import SadariSettings
 from .store import repo
@@ -193,17 +196,76 @@ def import_rows(
     return report
 
 
+def print_preview(parsed: Parsed, preview: Preview) -> None:
+    """The columns as resolved, every row that would change or has a problem, and the counts
+    (unchanged rows only counted)."""
+    shown = []
+    for c in parsed.columns:
+        target = f"attribute {c.attribute}" if c.attribute else c.target
+        shown.append(f"{c.header or '?'} -> {target}" + (f" ({c.how})" if c.how != "known" else ""))
+    print(
+        f"{parsed.file}: {parsed.format.upper()}{f', {parsed.encoding}' if parsed.encoding else ''}"
+    )
+    if shown:
+        print("columns: " + "; ".join(shown))
+    for r in preview.rows:
+        if r.status == "unchanged":
+            continue
+        changes = ", ".join(
+            f"{c.field}: {c.old} -> {c.new}" if c.old is not None else f"{c.field}={c.new}"
+            for c in r.changes
+        )
+        who = f"{r.username} {r.name}".strip() or "-"
+        print(f"  line {r.line:>5}  {r.status:<9}  {who}" + (f"  ({changes})" if changes else ""))
+        for p in r.problems:
+            print(f"               {p.column + ': ' if p.column else ''}{p.message}")
+    n = preview.counts
+    print(
+        f"preview: {n['new']} new, {n['updated']} updated, {n['unchanged']} unchanged, "
+        f"{n['problem']} with problems"
+    )
+
+
 def cmd_roster_import(args: argparse.Namespace) -> int:
-    """`sadari roster import FILE.csv [--dry-run]`: all rows or none."""
+    """`sadari roster import FILE [--map H=FIELD] [--cohort C] [--value F:RAW=V] [--dry-run]`:
+    the preview, then all rows or none; the mapping is remembered for the next import."""
     s = _settings()
     path = Path(args.file)
     data = path.read_bytes()
-    rows = parse_roster(data, str(path), _load_curriculum(s))
+    try:
+        mapping = RosterMapping.from_options(args.map or (), args.value or (), args.cohort)
+    except MappingError as e:
+        problems = [Problem("sadari roster import", None, w, m) for w, m in e.problems]
+        raise InputError(problems) from None
+    curriculum = _load_curriculum(s)
     actor = args.actor or f"cli:{os.environ.get('USER', 'unknown')}"
-    report = import_rows(s, rows, data, path.name, actor, dry_run=args.dry_run)
+    _, sessions = _open_db(s)
+    now = datetime.now(UTC)
+    with sessions() as session:
+        repo.sync_curriculum(session, curriculum, now)
+        remembered = repo.remembered_mapping(session)
+        parsed = read_roster(data, str(path), curriculum, mapping, remembered)
+        preview = repo.preview_roster(session, parsed)
+        print_preview(parsed, preview)
+        if not preview.ok:
+            raise InputError(preview.errors())
+        report = repo.import_roster(
+            session,
+            parsed.rows,
+            data=data,
+            file=path.name,
+            actor=actor,
+            now=now,
+            mapping=mapping,
+        )
+        if args.dry_run:
+            session.rollback()
+        else:
+            session.commit()
     print(
-        f"{path}: {len(rows)} rows — {len(report.created)} new, {len(report.updated)} updated, "
-        f"{len(report.unchanged)} unchanged{' (dry run: nothing written)' if args.dry_run else ''}"
+        f"{path}: {len(parsed.rows)} rows — {len(report.created)} new, {len(report.updated)} "
+        f"updated, {len(report.unchanged)} unchanged"
+        f"{' (dry run: nothing written)' if args.dry_run else ''}"
     )
     if not args.dry_run and (report.created or report.updated):
         print(ask_service_to_sync(s))
@@ -581,8 +643,29 @@ def parser() -> argparse.ArgumentParser:
     roster = sub.add_parser("roster", help="trainee rosters").add_subparsers(
         dest="action", required=True
     )
-    imp = roster.add_parser("import", help="import a roster CSV (UTF-8, UTF-8 BOM or CP949)")
+    imp = roster.add_parser(
+        "import",
+        help="import a roster: CSV (UTF-8, UTF-8 BOM or CP949) or XLSX; shows the preview",
+        description="Columns with known headers (English or Korean) map by themselves, others "
+        "are kept as attributes of the person (e.g. campus) unless mapped. The mapping is "
+        "remembered for the next import (not the default cohort).",
+    )
     imp.add_argument("file")
+    imp.add_argument(
+        "--map",
+        action="append",
+        metavar="HEADER=FIELD",
+        help="what a column holds: one of " + ", ".join(ROSTER_FIELDS) + ", attr:NAME or "
+        "ignore (e.g. --map id=username --map 전공=major --map 학번=attr:student_no)",
+    )
+    imp.add_argument("--cohort", help="the cohort of rows without one (the file has no column)")
+    imp.add_argument(
+        "--value",
+        action="append",
+        metavar="FIELD:RAW=VALUE",
+        help="translate a value of a field or attribute (e.g. --value major:Y=major "
+        "--value major:N=non-major)",
+    )
     imp.add_argument("--dry-run", action="store_true", help="validate and report, write nothing")
     imp.add_argument("--actor", help="who is importing (recorded in the audit log)")
     imp.set_defaults(func=cmd_roster_import)

@@ -158,3 +158,95 @@ def test_select_preview_override_apply_rollback(env: dict[str, str], tmp_path: P
     assert set(members(env)) == {f"t{i:02d}" for i in range(1, 9)}
     with session_factory(make_engine(env["SADARI_DB_URL"]))() as s:
         assert {e.stage.slug for e in repo.trainees(s)} == {"basics"}
+
+
+# the issue's roster: CP949 from Excel, `id` for the username, no cohort, Y/N majors, a campus
+ISSUE_ROSTER = (
+    "id,name,email,track,major,campus\r\n"
+    "kimminjun,김민준,minjun@example.kr,data-analysis,Y,서울\r\n"
+    "leeseoyeon,이서연,,vision-ai,N,부산\r\n"
+    "parkjiho,박지호,jiho@example.kr,azure-ai,N,서울\r\n"
+).encode("cp949")
+MAPPING_OPTIONS = [
+    "--map",
+    "id=username",
+    "--cohort",
+    "2026-seoul-1",
+    "--value",
+    "major:Y=major",
+    "--value",
+    "major:N=non-major",
+]
+
+
+def attributes(env: dict[str, str]) -> dict[str, tuple[str | None, dict[str, str]]]:
+    with session_factory(make_engine(env["SADARI_DB_URL"]))() as s:
+        return {m.username: (m.major, m.attributes) for m in s.scalars(select(Member))}
+
+
+def test_roster_import_with_mapping_options(env: dict[str, str], tmp_path: Path) -> None:
+    f = tmp_path / "명단.csv"
+    f.write_bytes(ISSUE_ROSTER)
+    r = sadari(env, "roster", "import", str(f), *MAPPING_OPTIONS)
+    assert "columns: id -> username (mapped); name -> name; email -> email; track -> track; " \
+        "major -> major; campus -> attribute campus (attribute)" in r.stdout  # fmt: skip
+    assert "line     2  new        kimminjun 김민준" in r.stdout
+    assert "preview: 3 new, 0 updated, 0 unchanged, 0 with problems" in r.stdout
+    assert "3 rows — 3 new" in r.stdout
+    assert attributes(env) == {
+        "kimminjun": ("major", {"campus": "서울"}),
+        "leeseoyeon": ("non-major", {"campus": "부산"}),
+        "parkjiho": ("non-major", {"campus": "서울"}),
+    }
+    # the next file: only the cohort given, the mapping remembered; one moved campus, one new
+    moved = ISSUE_ROSTER.decode("cp949").replace("N,부산", "N,대전")
+    f.write_bytes((moved + "choiyuna,최유나,,azure-ai,Y,서울\r\n").encode("cp949"))
+    r = sadari(env, "roster", "import", str(f), "--cohort", "2026-seoul-1", "--dry-run")
+    assert "id -> username (remembered)" in r.stdout
+    assert "line     3  updated    leeseoyeon 이서연  (campus: 부산 -> 대전)" in r.stdout
+    assert "preview: 1 new, 1 updated, 2 unchanged, 0 with problems" in r.stdout
+    assert "(dry run: nothing written)" in r.stdout
+    assert "choiyuna" not in attributes(env)
+
+
+def test_roster_bad_rows_and_broken_bytes_report_everything(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    f = tmp_path / "bad.csv"
+    f.write_bytes(
+        "id,name,email,track,major,campus\r\n".encode("cp949")
+        + "ok01,정상,,data-analysis,Y,서울\r\n".encode("cp949")
+        + ",이름만,,data-analysis,N,서울\r\n".encode("cp949")
+        + b"broken1,\xff\xfe,,data-analysis,Y,\xbc\xad\xbf\xef\r\n"
+        + "Bad User,김,,vision,Y,부산\r\n".encode("cp949")
+        + "noname,,bad-mail,azure-ai,N,\r\n".encode("cp949")
+    )
+    r = sadari(env, "roster", "import", str(f), *MAPPING_OPTIONS, check=False)
+    assert r.returncode == 2 and "nothing was changed" in r.stderr
+    for expected in (
+        f"{f}:3: id (username): missing",
+        f"{f}:4: not UTF-8 or CP949 text: undecodable byte 0xff",
+        f"{f}:5: id (username): 'Bad User'",
+        f"{f}:5: track: unknown track 'vision'",
+        f"{f}:6: name: missing",
+        f"{f}:6: email: 'bad-mail' is not an e-mail address",
+    ):
+        assert expected in r.stderr
+    assert "preview: 1 new, 0 updated, 0 unchanged, 4 with problems" in r.stdout
+    assert attributes(env) == {}
+
+
+def test_roster_xlsx_and_bad_options(env: dict[str, str], tmp_path: Path) -> None:
+    from openpyxl import Workbook
+
+    book = Workbook()
+    for line in ISSUE_ROSTER.decode("cp949").splitlines():
+        book.active.append(line.split(","))
+    f = tmp_path / "명단.xlsx"
+    book.save(f)
+    r = sadari(env, "roster", "import", str(f), *MAPPING_OPTIONS)
+    assert f"{f}: XLSX" in r.stdout and "3 rows — 3 new" in r.stdout
+    assert attributes(env)["leeseoyeon"] == ("non-major", {"campus": "부산"})
+    r = sadari(env, "roster", "import", str(f), "--map", "id", "--value", "major=Y", check=False)
+    assert r.returncode == 2
+    assert "--map id: write HEADER=FIELD" in r.stderr and "--value major=Y" in r.stderr
