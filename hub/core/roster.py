@@ -282,7 +282,8 @@ def read_roster(
         if not problems:
             problems.append(RowProblem(1, "", "empty file / 빈 파일입니다"))
         return Parsed(file, fmt, encoding, (), (), tuple(problems), {})
-    (header_line, header), body = records[0], records[1:]
+    (header_line, header) = records[0]
+    body = [r for r in records[1:] if any(c.strip() for c in r[1])]
     columns, header_problems = resolve(header, mapping, remembered)
     problems[:0] = [RowProblem(header_line, c, m) for c, m in header_problems]
     targets = {c.target: c for c in columns}

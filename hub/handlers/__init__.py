@@ -23,6 +23,7 @@ from .pages import (
     OAuthCallback,
     TraineePage,
 )
+from .roster import roster_handlers
 from .selection import selection_handlers
 
 USER = r"([a-z0-9][a-z0-9._-]{0,63})"
@@ -47,5 +48,6 @@ default_handlers = [
     *exchange_handlers,
     *assessment_handlers,
     *selection_handlers,
+    *roster_handlers,
     ("/api/v1/.*", NotFoundHandler),
 ]

@@ -7,9 +7,10 @@ from typing import Any
 from sqlalchemy import text as sql
 
 from ..core import permissions as perm
-from ..core.roster import parse_roster
+from ..core.yamlsrc import InputError
 from ..store import repo
 from ..store.db import schema_status
+from . import roster
 from .base import ApiError, ApiHandler
 from .views import audit_view, counts, member_view, text, trainee_row
 
@@ -132,29 +133,42 @@ class StageHandler(ApiHandler):
 
 
 class RosterHandler(ApiHandler):
-    """POST /api/v1/roster?filename=&dry_run=1: import a roster CSV sent as the body (admins)."""
+    """POST /api/v1/roster?filename=&map=&cohort=&value=&dry_run=1: import a roster (CSV or
+    XLSX) sent as the body, with the options of `POST /api/v1/roster/preview` (admins)."""
 
     async def post(self) -> None:
-        """All or nothing: any bad row and nothing is written."""
+        """All or nothing: any problem of the preview (a bad row, an undecodable line, a track
+        conflict) and nothing is written; 400 lists every one as `file:line: column: why`.
+        Audited with the mapping used, which is remembered for the next import."""
         who = self.caller(perm.ADMIN)
-        data = self.request.body
-        limit = self.ctx.settings.max_roster_bytes
-        if len(data) > limit:
-            raise ApiError(413, f"roster is {len(data)} bytes; the limit is {limit}")
-        filename = self.text_argument("filename", "roster.csv")
+        data, filename, mapping = roster.upload(self)
         dry_run = self.get_argument("dry_run", "") in ("1", "true", "yes")
-        rows = parse_roster(data, filename, self.ctx.curriculum)
+        parsed = await roster.read(self, data, filename, mapping)
         with self.ctx.sessions() as s:
+            preview = repo.preview_roster(s, parsed)
+            if not preview.ok:
+                raise InputError(preview.errors())
             report = repo.import_roster(
-                s, rows, data=data, file=filename, actor=who["name"], now=self.ctx.now()
+                s,
+                parsed.rows,
+                data=data,
+                file=filename,
+                actor=who["name"],
+                now=self.ctx.now(),
+                mapping=mapping,
             )
             if dry_run:
                 s.rollback()
             else:
                 s.commit()
-        result: dict[str, Any] = {"dry_run": dry_run, "rows": len(rows), **report.as_dict()}
+        result: dict[str, Any] = {
+            "dry_run": dry_run,
+            "rows": len(parsed.rows),
+            "counts": preview.counts,
+            **report.as_dict(),
+        }
         if not dry_run:
-            result["hub_sync"] = await self.ctx.sync_hub([r.username for r in rows])
+            result["hub_sync"] = await self.ctx.sync_hub([r.username for r in parsed.rows])
         self.write_json(result)
 
 
