@@ -67,9 +67,31 @@ CLEANER = nh3.Cleaner(
 )
 
 
+HEADING = re.compile(r"<(/?)h([1-6])\b")
+IMG = re.compile(r"<img\b[^>]*>")
+
+
+def _image(tag: re.Match[str]) -> str:
+    """An image tag of cleaned HTML: dropped without a source, given an empty alt without one."""
+    html = tag[0]
+    if " src=" not in html:
+        return ""
+    return html if " alt=" in html else html.replace("<img", '<img alt=""', 1)
+
+
 def sanitise(html: str) -> Markup:
-    """Trainee HTML made inert (see the module's docstring)."""
-    return Markup(CLEANER.clean(html))
+    """Trainee HTML made inert (see the module's docstring), its headings moved three levels
+    down (h1 -> h4 …) so that they stay under the page's own."""
+    clean = IMG.sub(_image, CLEANER.clean(html))
+    return Markup(HEADING.sub(lambda m: f"<{m[1]}h{min(6, int(m[2]) + 3)}", clean))
+
+
+def markdown(source: str) -> Markup:
+    """Markdown (with its raw HTML and math) rendered by nbconvert's renderer, then sanitised."""
+    from nbconvert.filters.markdown_mistune import IPythonRenderer, MarkdownWithMath
+
+    renderer = IPythonRenderer(escape=False, exclude_anchor_links=True)
+    return sanitise(MarkdownWithMath(renderer=renderer).render(source))
 
 
 def _cut(text: str, limit: int) -> tuple[str, bool]:
@@ -156,10 +178,8 @@ def _output(out: dict[str, Any], limits: Limits) -> Output:
         html, cut = _cut(_text(data["text/html"]), limits.output_chars)
         return Output("html", sanitise(html), cut)
     if "text/markdown" in data:
-        from nbconvert.filters import markdown2html
-
         md, cut = _cut(_text(data["text/markdown"]), limits.output_chars)
-        return Output("html", sanitise(markdown2html(md)), cut)
+        return Output("html", markdown(md), cut)
     if "text/plain" in data:
         text, cut = _cut(_text(data["text/plain"]), limits.output_chars)
         return Output("text", Markup(ansi2html(text)), cut)  # type: ignore[no-untyped-call]
@@ -169,8 +189,6 @@ def _output(out: dict[str, Any], limits: Limits) -> Output:
 def render(name: str, raw: bytes, limits: Limits | None = None) -> Notebook:
     """A notebook's cells rendered (see the module's docstring); a `problem` instead when it is
     not a readable notebook."""
-    from nbconvert.filters import markdown2html
-
     limits = limits or Limits()
     nb = Notebook(name)
     try:
@@ -190,7 +208,7 @@ def render(name: str, raw: bytes, limits: Limits | None = None) -> Notebook:
         grade_id = _dict(_dict(cell.get("metadata")).get("nbgrader")).get("grade_id")
         kind = cell.get("cell_type")
         if kind == "markdown":
-            html = sanitise(markdown2html(source))
+            html = markdown(source)
         elif kind == "code":
             html = Markup(highlight(source))
         else:

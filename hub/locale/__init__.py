@@ -10,10 +10,11 @@ context (`install`), so one environment serves every request. The language of a 
 `?lang=` (remembered in the `sadari-lang` cookie), else that cookie, else Korean (`negotiate`).
 Times are shown in the cohort's time zone (`when`), durations in words of the page's language.
 
-Update the catalogs after changing a template (README, "Pages"):
+Update the catalogs after changing a template (from the project folder), then translate the new
+entries (tests/browser/test_catalog.py checks that none is missing):
 
-    .venv/bin/pybabel extract -F hub/locale/babel.cfg -o hub/locale/sadari.pot hub
-    .venv/bin/pybabel update -i hub/locale/sadari.pot -d hub/locale -D sadari
+    .venv/bin/pybabel extract -F hub/locale/babel.cfg -o /tmp/sadari.pot --no-location --sort-output .
+    .venv/bin/pybabel update -i /tmp/sadari.pot -d hub/locale -D sadari -N --ignore-obsolete
 """
 
 from __future__ import annotations

@@ -33,7 +33,7 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
-from playwright.async_api import Browser, Page, async_playwright
+from playwright.async_api import Browser, Page, async_playwright, expect
 
 from tests.support.hub import PASSWORD, ROOT, RunningHub
 
@@ -84,6 +84,7 @@ async def new_page(chromium: Browser, request: pytest.FixtureRequest) -> AsyncIt
     as JupyterHub's tests do."""
     contexts = []
     pages: list[Page] = []
+    expect.set_options(timeout=30_000)  # the contexts' default too (a release runs nbgrader)
 
     async def make(**options: Any) -> Page:
         context = await chromium.new_context(viewport=VIEWPORT, **options)
