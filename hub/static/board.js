@@ -213,6 +213,13 @@
         );
       }
     } catch (e) {
+      if (stop && e instanceof TypeError) {
+        // the connection dropped (a long grading outlives proxies' patience): the service keeps
+        // grading, so keep watching the queue and reload when it is empty
+        section.dataset.state = "grading";
+        delete section.dataset.busy;
+        return;
+      }
       if (stop) stop();
       setBusy(section, false);
       showNotice("danger", fmt(msg.failed, { message: e.message }), e.problems);
