@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,9 +53,9 @@ COHORT = "2026-seoul-1"
 
 
 @pytest.fixture(scope="module")
-def hub() -> Iterator[RunningHub]:
+def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningHub]:
     """A real hub for the module (SQLite)."""
-    data_dir = Path(tempfile.mkdtemp(prefix="sadari-browser-"))
+    data_dir = tmp_path_factory.mktemp("browser-hub")
     running = RunningHub.start(data_dir, f"sqlite:///{data_dir}/sadari.sqlite", trainees=8)
     try:
         yield running
