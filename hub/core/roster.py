@@ -244,7 +244,7 @@ def _csv_records(
         if broken and lines is None:
             lines = text.split("\n")
         for n in broken:
-            shown = lines[n - 1] if lines is not None else ""
+            shown = lines[n - 1].rstrip("\r") if lines is not None else ""
             problems.append(RowProblem(n, "", bad[n], excerpt(shown, VALUE_CHARS, quote=False)))
         if not broken:
             out.append((start, cells))

@@ -114,7 +114,7 @@ class RosterPage(PageHandler):
             "roster.html",
             me=me,
             zone=zone,
-            cohorts=self.ctx.curriculum.cohorts,
+            cohorts=[{"id": c.id, "name": text(c.name)} for c in self.ctx.curriculum.cohorts],
             fields=FIELDS,
             remembered=remembered.as_dict(),
             limit=self.ctx.settings.max_roster_bytes,
