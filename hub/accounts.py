@@ -20,6 +20,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from tornado import web
+
 from .core.accounts import ACCOUNT_PREFIX, account_name, free_id, owner_tag, team_group_name
 
 SHELL = "/bin/bash"
@@ -27,8 +29,16 @@ SBIN = "/usr/sbin:/sbin:/usr/bin:/bin"
 _lock = threading.Lock()  # one hub creates accounts one at a time (spawns run in threads)
 
 
-class AccountError(RuntimeError):
-    """An account cannot be provided; the message says why and what to do."""
+class AccountError(web.HTTPError):
+    """An account cannot be provided; the message says why and what to do. JupyterHub shows it
+    to the person whose start failed (`jupyterhub_message`) and in its API's answer."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(500, message.replace("%", "%%"))
+        self.jupyterhub_message = message
+
+    def __str__(self) -> str:
+        return self.jupyterhub_message
 
 
 @dataclass(frozen=True)

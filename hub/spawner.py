@@ -245,6 +245,11 @@ class SadariLocalSpawner(SadariSpawnerMixin, LocalProcessSpawner):
                 self.log.info("sadari: moved %s's home from %s to %s", self.user.name, legacy, home)
             except OSError as e:
                 self.log.warning("sadari: could not move %s to %s: %s", legacy, home, e)
+        if home.is_symlink() or (home.exists() and not home.is_dir()):
+            raise AccountError(
+                f"{home} should be {self.user.name}'s home folder but is something else: an admin "
+                "must move it aside / 홈 폴더 자리에 다른 것이 있습니다: 관리자에게 알려 주세요"
+            )
         home.mkdir(mode=0o700, exist_ok=True)
         os.chown(home, account.uid, account.gid)
         home.chmod(0o700)

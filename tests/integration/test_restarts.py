@@ -141,3 +141,22 @@ def _passable_homes() -> Path:
     homes = Path(tempfile.mkdtemp(prefix="sadari-test-homes-"))
     homes.chmod(0o711)
     return homes
+
+
+def test_a_failed_spawn_clears_says_why_and_a_retry_works(hub: RunningHub) -> None:
+    user = "trainee004"
+    home = hub.homes / hub.account(user)
+    home.write_text("not a folder")  # a disk mishap where the home should be
+    try:
+        r = hub.call(user, "POST", f"/hub/api/users/{user}/server")
+        deadline = time.monotonic() + 60
+        while server_of(hub, user) and time.monotonic() < deadline:
+            time.sleep(0.5)  # pending (if the API answered before the failure) ends
+        assert not server_of(hub, user), "the failed spawn left a pending server"
+        page = hub.login(user).get(f"{hub.url}/hub/user/{user}/lab", timeout=30).text
+        text = " ".join(page.split())
+        assert "Spawn failed" in text and "home folder" in text, (r.status_code, text[-1500:])
+    finally:
+        home.unlink()
+    hub.start_server(user)  # once the cause is gone, a retry works
+    hub.stop_server(user)
