@@ -6,7 +6,11 @@ nbgrader's own preprocessors do the work: the submission is sanitised as `autogr
 (ClearOutput, DeduplicateIds, OverwriteKernelspec, OverwriteCells); in place of
 nbgrader's Execute, each cell gets the outputs the trusted side recorded when it ran in the sandbox
 (an error output where the cell failed, timed out, killed its kernel, was never reached, or where the
-tamper probe before a test failed); then LimitOutput and SaveAutoGrades. The scores that stand are
+tamper probe before or after a test failed); then LimitOutput and SaveAutoGrades. A test cell's
+outputs, like its stored log (`cell_log`), lead with the trusted verdict — "passed", "failed:
+AssertionError: …", "failed: tampering detected — …", "timed out", "not run: …" — and only then
+show what the submission printed, so nothing it prints ("All tests passed!") reads as the grader's
+word. The scores that stand are
 the trusted ones (graders/plan.py): where nbgrader's reading of the outputs differs — a deleted test
 cell, which nbgrader cannot see — the gradebook is set to the trusted score and the difference is
 logged. Late penalties are sadari's, not nbgrader's.
@@ -59,28 +63,47 @@ def _lock(course: Path) -> threading.Lock:
         return _locks.setdefault(course.resolve(), threading.Lock())
 
 
+def verdict(run: CellRun) -> str:
+    """The trusted verdict on a test cell from its execution record (the execution loop has
+    already failed a test whose tamper probe, before or after it, did not pass)."""
+    if run.extra.get("verdict") == "tampering":
+        return f"failed: {run.evalue}"
+    if run.status == "ok" and run.alive_after:
+        return "passed"
+    if run.status == "error":
+        return f"failed: {run.ename}: {run.evalue}" if run.evalue else f"failed: {run.ename}"
+    if run.status == "timeout":
+        return "timed out"
+    if run.status == "not-run":
+        after = run.extra.get("after")
+        return "not run: " + (
+            "an earlier cell ran out of time" if after == "timeout" else "the kernel died"
+        )
+    return "failed: the kernel died"
+
+
 def cell_log(run: CellRun, limit: int = 2000) -> str:
-    """A cell's execution log as stored in sadari's gradebook: output, then the error, truncated."""
-    text = run.output
+    """A test cell's execution log as stored in sadari's gradebook: the trusted verdict first,
+    then what the cell printed, truncated to `limit` characters in all."""
+    head = verdict(run)
+    head = head if len(head) <= 600 else head[:580] + " [… truncated]"
+    text = run.output.strip("\n")
     if run.output_dropped:
         text += f"\n[… {run.output_dropped} characters of output dropped]"
-    if run.status == "error":
-        text += f"\n{run.ename}: {run.evalue}"
-    elif run.status in NOT_RUN:
-        text += f"\n{NOT_RUN[run.status][1]}"
-    text = text.strip("\n")
+    if not text:
+        return head
+    text = f"{head}\n--- the cell's own output ---\n{text}"
     return text if len(text) <= limit else text[: limit - 20] + "\n[… truncated]"
 
 
-def outputs(run: CellRun, failed: str | None = None) -> list[dict[str, Any]]:
+def outputs(run: CellRun, failed: str | None = None, test: bool = False) -> list[dict[str, Any]]:
     """nbformat outputs for one recorded run; `failed` adds an error (a test the trusted side did
-    not credit although the cell itself raised nothing, e.g. a failed tamper probe)."""
+    not credit although the cell itself raised nothing, e.g. a failed tamper probe). A test cell's
+    outputs start with the verdict: its error, or a "passed" line."""
     out: list[dict[str, Any]] = []
     text = run.output
     if run.output_dropped:
         text += f"\n[… {run.output_dropped} characters of output dropped by the grader]\n"
-    if text:
-        out.append({"output_type": "stream", "name": "stdout", "text": text})
     error: tuple[str, str] | None = None
     if run.status == "error":
         error = (run.ename or "Error", run.evalue)
@@ -97,6 +120,12 @@ def outputs(run: CellRun, failed: str | None = None) -> list[dict[str, Any]]:
                 "traceback": [f"{error[0]}: {error[1]}"],
             }
         )
+    elif test:
+        out.append({"output_type": "stream", "name": "stdout", "text": "[sadari] passed / 통과\n"})
+    if text:
+        if test:
+            text = "[sadari] the cell's own output / 셀이 출력한 내용:\n" + text
+        out.append({"output_type": "stream", "name": "stdout", "text": text})
     return out
 
 
@@ -111,9 +140,11 @@ def _inject(nb: Any, notebook: Notebook) -> None:
         if origin is None or origin >= len(nb.cells) or nb.cells[origin].cell_type != "code":
             continue
         failed = None
-        if role.startswith("test:") and not earned.get(role[5:]):
+        test = role.startswith("test:")
+        if test and not earned.get(role[5:]):
             failed = notebook.reasons.get(role[5:], "not credited / 점수 없음")
-        nb.cells[origin].outputs = [nbformat.from_dict(o) for o in outputs(run, failed)]
+        outs = outputs(run, failed, test=test)
+        nb.cells[origin].outputs = [nbformat.from_dict(o) for o in outs]
 
 
 def write(

@@ -16,6 +16,10 @@ KERNEL_ENV = {
 }
 
 
+# The first line of a cell the trusted execution loop reads and never sends (graders/sandbox/pool.py)
+GATE = "#sadari-gate "
+
+
 @dataclass(frozen=True)
 class Limits:
     """What one submission's kernel may use."""

@@ -3,6 +3,14 @@ over ZeroMQ IPC sockets in a folder the trusted side owns; a small pool of kerne
 one long-lived thread (never reused); and the trusted side's execution loop that turns the kernel's
 messages into one `CellRun` per cell, with a wall-clock limit and a liveness check after each cell.
 
+A cell may start with a gate line, `#sadari-gate {"expect": "...", "fails": "next" | "previous"}`,
+that the loop reads and never sends: the cell passes when it ran, raised nothing, the kernel still
+answers and its output holds `expect` (the answer of graders/plan.py's tamper probe, which only the
+genuine probe can print). When it does not, the loop fails the cell the gate guards — the next one
+is not run at all; the previous one, already run, is failed — with the probe's reason, and marks
+it `extra["verdict"] = "tampering"`, so the record of a test says by itself that it was not
+credited and why.
+
 Backends subclass `KernelPool` (how to start a kernel) and `Kernel` (how to kill it).
 """
 
@@ -20,7 +28,7 @@ from typing import Any
 
 import zmq
 
-from .base import CellRun, Limits
+from .base import GATE, CellRun, Limits
 
 
 class Kernel:
@@ -158,14 +166,58 @@ class KernelPool:
                 return
 
 
+def _gate(code: str) -> tuple[dict[str, str] | None, str]:
+    """The gate of a cell (or None) and the code to send."""
+    if not code.startswith(GATE):
+        return None, code
+    line, _, rest = code.partition("\n")
+    try:
+        gate = json.loads(line[len(GATE) :])
+    except ValueError:
+        gate = None
+    if not isinstance(gate, dict) or not isinstance(gate.get("expect"), str) or not gate["expect"]:
+        gate = {"expect": secrets.token_hex(16), "fails": "next"}  # unreadable: fails closed
+    return gate, rest
+
+
+def _failed_gate(run: CellRun) -> str:
+    """Why a gate cell did not pass, as the probe put it (the trusted side verifies the probe's
+    signature when it scores; here it only says what the probe reported)."""
+    if run.status == "error":
+        return f"the tamper check failed: {run.ename}: {run.evalue[:300]}"
+    if run.status != "ok" or not run.alive_after:
+        return "the kernel stopped during the tamper check"
+    for line in reversed(run.output.splitlines()):
+        if line.startswith("sadari-probe fail "):
+            return (
+                line.split(" ", 3)[3][:1500] if line.count(" ") >= 3 else "the tamper check failed"
+            )
+    return "the tamper check did not answer (what it runs on was replaced)"
+
+
+def _fail(run: CellRun, reason: str) -> None:
+    run.status = "error"
+    run.ename = "TamperingDetected"
+    run.evalue = f"tampering detected — {reason}"
+    run.extra["verdict"] = "tampering"
+
+
 def execute(kernel: Kernel, cells: list[str], limits: Limits) -> list[CellRun]:
-    """Send each cell, collect its messages, check the kernel afterwards."""
+    """Send each cell, collect its messages, check the kernel afterwards; apply the gates."""
     runs: list[CellRun] = []
     started = time.monotonic()
     stopped = ""
-    for index, code in enumerate(cells):
+    blocked = ""  # the next cell is not run: the gate before it failed, for this reason
+    for index, source in enumerate(cells):
+        gate, code = _gate(source)
         if stopped:
             runs.append(CellRun(index, "not-run", extra={"after": stopped}))
+            continue
+        if blocked:
+            run = CellRun(index, "ok", alive_after=True)
+            _fail(run, blocked)
+            runs.append(run)
+            blocked = ""
             continue
         budget = min(limits.wall_seconds, limits.total_seconds - (time.monotonic() - started))
         run = _execute_one(kernel, index, code, budget, limits)
@@ -177,6 +229,15 @@ def execute(kernel: Kernel, cells: list[str], limits: Limits) -> list[CellRun]:
                 run.status = "dead"
             stopped = "dead"
         runs.append(run)
+        if gate is not None and not (
+            run.status == "ok" and run.alive_after and gate["expect"] in run.output
+        ):
+            reason = _failed_gate(run)
+            if gate.get("fails") == "previous":
+                if len(runs) > 1 and runs[-2].status == "ok":
+                    _fail(runs[-2], reason)
+            elif not stopped:
+                blocked = reason
     return runs
 
 

@@ -6,6 +6,9 @@ it), `docker` (a real Docker engine, started and given the grader image by the t
 `kubernetes` (graders/sandbox/cluster.py talking to tests/support/fakekube.py: a mock of the
 Kubernetes API server, since no cluster can run here, that runs each Job's pod for real on the
 Docker engine from the Job's manifest).
+
+Every stored test log starts with the trusted verdict; where expected.json gives `logs` for a
+cell, its log starts with the first string and holds the others after it, in order.
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ LIMITS = Limits(
     scratch_bytes=64 * 1024**2,
 )
 
+VERDICTS = ("passed", "failed: ", "timed out", "not run: ")
 FAKES: dict[str, FakeCluster] = {}  # the mock API server of the kubernetes backend
 BACKENDS = [
     pytest.param("local", marks=pytest.mark.sandbox),
@@ -113,6 +117,16 @@ def test_attack(grader: tuple[str, SandboxAutograder], tmp_path: Path, name: str
         f"{name}: {outcome.reason}"
     )
     assert sum(c.max_score for c in outcome.cells) == 5
+    logs = {c.cell: c.log for c in outcome.cells}
+    for cell, log in logs.items():
+        assert log is None or log.startswith(VERDICTS), (name, cell, log)
+    for cell, (first, *later) in expected.get("logs", {}).items():
+        log = logs[cell] or ""
+        assert log.startswith(first), (name, cell, log)
+        at = len(first)
+        for text in later:
+            assert text in log[at:], (name, cell, text, log)
+            at = log.index(text, at) + len(text)
     # the grader is healthy afterwards: only the kernels started ahead may run, one waiting in the
     # pool and one waiting to join it
     if backend == "kubernetes":

@@ -1,0 +1,474 @@
+"""Taking the snapshot graders/sandbox/integrity.py compares, and installing its hook.
+
+Like integrity.py, this module is never imported by the grader: graders/plan.py sends both sources
+as the kernel's first cell (SETUP), then `install(config, _hook)`, before any trainee code runs.
+`install` imports what the instructor's cells use, records by identity everything the tests
+depend on (integrity.py's docstring lists it), builds the hook with all of it in its defaults and
+a private, empty globals dict, installs it with `sys.addaudithook`, and drops the copies IPython
+keeps of the cell's source (which holds the run's key).
+
+Attributes that ipykernel or IPython change on every request, or that libraries fill in lazily
+(traits, pyplot's backend), are listed here and left out of the comparison.
+"""
+
+# ruff: noqa: PLR0912, PLR0915, C901, E501
+
+
+def install(config, hook_function):
+    """Snapshot the kernel and install `hook_function` (integrity.py's `_hook`) as its audit hook;
+    run once, first, before any trainee code.
+
+    `config`: {"imports": [module, ...], "bindings": [[name, module, attribute or None], ...]}.
+    """
+    import _signal
+    import _thread
+    import builtins
+    import functools
+    import gc
+    import importlib
+    import itertools
+    import linecache
+    import operator
+    import os
+    import signal
+    import sys
+    import threading
+    import types
+
+    # Record any audit hook added while the modules load (the real hook cannot be armed first: its
+    # snapshot is only known afterwards, and nothing may change it once installed).
+    early = []
+    sys.addaudithook(
+        lambda event, args, early=early: (
+            early.append(event) if event == "sys.addaudithook" else None
+        )
+    )
+    from IPython import get_ipython
+
+    ip = get_ipython()
+    cell_file = sys._getframe(1).f_code.co_filename
+    for name in config.get("imports", []):
+        try:
+            importlib.import_module(name)
+        except BaseException:  # noqa: S112 - the instructor's own cell will fail on it, not this one
+            continue
+    missing = object()
+    bind = {}
+    for name, module, attr in config.get("bindings", []):
+        try:
+            obj = importlib.import_module(module)
+            if attr is not None:
+                obj = (
+                    getattr(obj, attr)
+                    if hasattr(obj, attr)
+                    else importlib.import_module(f"{module}.{attr}")
+                )
+        except BaseException:  # noqa: S112
+            continue
+        bind[name] = obj
+
+    user_ns = ip.user_ns
+    module_type = types.ModuleType
+
+    def tracked(value):
+        return value is not None and type(value) not in (bool, int)
+
+    skip_attrs = {
+        "builtins": {"input", "raw_input", "getpass"},  # ipykernel swaps these per request
+        "getpass": {"getpass"},
+        "sys": {
+            "excepthook",
+            "last_type",
+            "last_value",
+            "last_traceback",
+            "last_exc",
+            "ps1",
+            "ps2",
+        },
+        # pyplot resolves its backend lazily; IPython's %matplotlib wraps draw_if_interactive
+        "matplotlib.pyplot": {
+            "draw_if_interactive",
+            "_backend_mod",
+            "new_figure_manager",
+            "show",
+            "_REPL_DISPLAYHOOK",
+        },
+    }
+    mods, classes_seen, classes = [], {}, []
+    funcs, codes, globs, kwds = set(), set(), set(), []
+    cquals, ccells, cvals = [], [], []
+
+    def note_code(code):
+        stack = [code]
+        while stack:
+            c = stack.pop()
+            if id(c) in codes:
+                continue
+            codes.add(id(c))
+            stack.extend(k for k in c.co_consts if isinstance(k, types.CodeType))
+
+    def note_function(qual, f):
+        if type(f) is not types.FunctionType or id(f) in funcs:
+            return
+        funcs.add(id(f))
+        note_code(f.__code__)
+        if f.__kwdefaults__:
+            kwds.append(
+                (
+                    qual,
+                    f.__kwdefaults__,
+                    len(f.__kwdefaults__),
+                    tuple(f.__kwdefaults__),
+                    tuple(f.__kwdefaults__.values()),
+                )
+            )
+        for cell in f.__closure__ or ():
+            try:
+                content = cell.cell_contents
+            except ValueError:
+                continue
+            if callable(content) or isinstance(content, type):
+                cquals.append(qual)
+                ccells.append(cell)
+                cvals.append(content)
+
+    def note_value(qual, value):
+        if type(value) in (staticmethod, classmethod):
+            value = value.__func__
+        elif type(value) is property:
+            for f in (value.fget, value.fset, value.fdel):
+                note_function(qual, f)
+            return
+        note_function(qual, value)
+        if isinstance(value, type) and id(value) not in classes_seen:
+            for klass in value.__mro__:
+                if id(klass) not in classes_seen and not klass.__flags__ & (1 << 8):  # mutable
+                    classes_seen[id(klass)] = klass
+
+    for name, mod in list(sys.modules.items()):
+        if not isinstance(mod, module_type) or name == "__main__":
+            continue
+        d = vars(mod)
+        if d is user_ns:
+            continue
+        globs.add(id(d))
+        skip = skip_attrs.get(name, ())
+        keys = tuple(k for k, v in d.items() if type(k) is str and k not in skip and tracked(v))
+        for k in keys:
+            note_value(f"{name}.{k}", d[k])
+        mods.append(
+            (name, mod, type(mod), d, len(d), tuple(d.values()), keys, tuple(d[k] for k in keys))
+        )
+    done = set()
+    while len(done) < len(classes_seen):
+        for klass in list(classes_seen.values()):
+            if id(klass) in done:
+                continue
+            done.add(id(klass))
+            qual = f"{klass.__module__}.{klass.__qualname__}"
+            refs = gc.get_referents(vars(klass))
+            d = refs[0] if refs and type(refs[0]) is dict else None
+            if d is None:
+                continue
+            keys = tuple(k for k, v in d.items() if type(k) is str and tracked(v))
+            for k in keys:
+                note_value(f"{qual}.{k}", d[k])
+            mro = type.__dict__["__mro__"].__get__(klass)
+            classes.append(
+                (
+                    qual,
+                    klass,
+                    type(klass),
+                    mro,
+                    d,
+                    len(d),
+                    tuple(d.values()),
+                    keys,
+                    tuple(d[k] for k in keys),
+                    frozenset(d),
+                )
+            )
+
+    # IPython's and ipykernel's objects, their traits and observers, and the hook lists
+    objs, conts, tracked_ids = [], [], set()
+    churn = {  # set by ipykernel or IPython on every request: not compared
+        "shell": {
+            "_last_traceback",
+            "_last_traceback_during_displayhook",
+            "showing_traceback",
+            "_parent_header",
+            "_parent_header_global",
+            "sys_excepthook",
+            "_showtraceback",
+        },
+        "shell traits": {
+            "last_execution_result",
+            "last_execution_succeeded",
+            "execution_count",
+            "_post_execute",
+        },
+        "kernel": {
+            "_parent_ident",
+            "_shell_parent",
+            "_shell_parent_ident",
+            "_shell_context",
+            "saved_sigint_handler",
+            "_control_parent_ident",
+            "_save_getpass",
+        },
+        "kernel traits": {
+            "_control_parent",
+            "_aborting",
+            "_allow_stdin",
+            "_sys_raw_input",
+            "_sys_eval_input",
+            "_parent",
+        },
+        "sys.stdout": {"_parent_header", "_parent_header_global", "_buffers", "write"},
+        "sys.stderr": {"_parent_header", "_parent_header_global", "_buffers", "write"},
+        "displayhook": {"_", "__", "___", "_parent_header", "_parent_header_global"},
+        "displayhook traits": {"exec_result"},
+        "display_pub": {"_parent_header", "_parent_header_global"},
+    }
+
+    def dict_getter(obj):
+        for klass in type(obj).__mro__:
+            desc = vars(klass).get("__dict__")
+            if desc is not None and type(desc).__name__ == "getset_descriptor":
+                return desc.__get__
+        return None
+
+    def watch(label, obj):
+        if obj is None or id(obj) in tracked_ids:
+            return
+        tracked_ids.add(id(obj))
+        try:
+            d = vars(obj)
+        except TypeError:
+            return
+        skip = churn.get(label, set())
+        keys = tuple(k for k, v in d.items() if type(k) is str and k not in skip and tracked(v))
+        objs.append(
+            (
+                label,
+                obj,
+                type(obj),
+                dict_getter(obj),
+                d,
+                keys,
+                tuple(d[k] for k in keys),
+                frozenset(d) | skip,
+            )
+        )
+        for k in keys:
+            note_value(f"{label}.{k}", d[k])
+        traits = d.get("_trait_values")
+        if type(traits) is dict:
+            skip = churn.get(label + " traits", set())
+            keys = tuple(
+                k for k, v in traits.items() if type(k) is str and k not in skip and tracked(v)
+            )
+            # traits fill in lazily: only the ones set now are compared
+            objs.append(
+                (
+                    label + " traits",
+                    traits,
+                    dict,
+                    None,
+                    traits,
+                    keys,
+                    tuple(traits[k] for k in keys),
+                    None,
+                )
+            )
+        notifiers = d.get("_trait_notifiers")
+        if type(notifiers) is dict:
+            container(label + " trait observers", notifiers)
+            for inner in notifiers.values():
+                if type(inner) is dict:
+                    container(label + " trait observers", inner)
+                    for handlers in inner.values():
+                        if type(handlers) is list:
+                            container(label + " trait observers", handlers)
+
+    def container(label, cont):
+        if type(cont) is list:
+            conts.append((label, cont, len(cont), None, tuple(cont)))
+        elif type(cont) is dict:
+            conts.append((label, cont, len(cont), tuple(cont), tuple(cont.values())))
+
+    kernel = getattr(ip, "kernel", None)
+    for label, obj in (
+        ("shell", ip),
+        ("kernel", kernel),
+        ("kernel.session", getattr(kernel, "session", None)),
+        ("kernel.iopub_socket", getattr(kernel, "iopub_socket", None)),
+        ("kernel.iopub_thread", getattr(kernel, "iopub_thread", None)),
+        ("sys.stdout", sys.stdout),
+        ("sys.stderr", sys.stderr),
+        ("displayhook", ip.displayhook),
+        ("display_pub", ip.display_pub),
+        ("display_formatter", ip.display_formatter),
+        ("events", ip.events),
+        ("input transformers", ip.input_transformer_manager),
+        ("compile", ip.compile),
+        ("builtin_trap", ip.builtin_trap),
+        ("display_trap", ip.display_trap),
+    ):
+        watch(label, obj)
+    container(
+        "IPython's input_transformers_cleanup", ip.input_transformer_manager.cleanup_transforms
+    )
+    container("IPython's line transforms", ip.input_transformer_manager.line_transforms)
+    container("IPython's token transformers", ip.input_transformer_manager.token_transformers)
+    container("IPython's input_transformers_post", ip.input_transformers_post)
+    container("IPython's ast_transformers", ip.ast_transformers)
+    container("IPython's custom exception handlers", getattr(ip, "custom_exceptions", None))
+    container("IPython's event callbacks", ip.events.callbacks)
+    for event, callbacks in ip.events.callbacks.items():
+        if type(callbacks) is list:
+            conts.append(
+                (
+                    f"IPython's {event} callbacks",
+                    callbacks,
+                    len(callbacks),
+                    "appendable",
+                    tuple(callbacks),
+                )
+            )
+    container("the display formatters", getattr(ip.display_formatter, "formatters", None))
+    for label in ("shell_handlers", "control_handlers"):
+        container(f"the kernel's {label}", getattr(kernel, label, None))
+    container("sys.meta_path", sys.meta_path)
+    container("sys.path_hooks", sys.path_hooks)
+    container("gc.callbacks", gc.callbacks)
+    for _name, mod, *_ in mods:
+        tracked_ids.add(id(mod))
+    for _qual, klass, *_ in classes:
+        tracked_ids.add(id(klass))
+
+    signums = tuple(sorted(int(s) for s in signal.valid_signals()))
+    handlers = []
+    for s in signums:
+        try:
+            handlers.append(_signal.getsignal(s))
+        except (OSError, ValueError):
+            handlers.append(None)
+    exc = sys.excepthook
+    exc_func = getattr(exc, "__func__", None)
+    exc_self = getattr(exc, "__self__", None)
+    thd = vars(threading)
+    active = threading._active
+    hooks = (
+        sys.gettrace(),
+        sys.getprofile(),
+        thd,
+        thd.get("_trace_hook"),
+        thd.get("_profile_hook"),
+        signums,
+        tuple(handlers),
+        exc,
+        exc_func,
+        exc_self,
+    )
+    kernel_threads = []
+    try:
+        from zmq.utils.garbage import GarbageCollectorThread
+
+        kernel_threads.append(GarbageCollectorThread)
+    except ImportError:
+        pass
+    threads = (
+        active,
+        tuple(active.values()),
+        _thread._count(),
+        tuple(kernel_threads),
+        threading.Thread.__dict__["__dict__"].__get__,
+    )
+    built = dict(vars(builtins))
+    built["__sadari_builtins_module__"] = user_ns.get("__builtins__")
+    run_code = type(ip).run_code.__code__
+    frame = sys._getframe(1)  # the frames above IPython's run_code now are the kernel's own
+    while frame is not None and frame.f_code is not run_code:
+        frame = frame.f_back
+    while frame is not None:
+        codes.add(id(frame.f_code))
+        globs.add(id(frame.f_globals))
+        frame = frame.f_back
+    # an audit hook some module added while it loaded could see, or change, what runs later
+    perm = ("an audit hook was added while the modules the tests use loaded",) if early else ()
+    sysd = vars(sys)
+    snames = tuple(k for k in sys.modules if type(k) is str)
+    # fmt: off
+    snapshot = (
+        sysd, sys.modules, snames, tuple(sys.modules[k] for k in snames), tuple(mods),
+        tuple(classes), tuple(kwds), (tuple(cquals), tuple(ccells), tuple(cvals)), user_ns, bind,
+        built, tuple(objs), tuple(conts), hooks, threads, run_code, frozenset(codes),
+        frozenset(globs), perm,
+    )
+    # fmt: on
+
+    class Sentinel:
+        """A fresh object nothing should claim to equal."""
+
+    write = getattr(type(sys.stdout), "write", None)
+    messages = {
+        "sys.addaudithook": "an audit hook added",
+        "sys.settrace": "sys.settrace called",
+        "sys.setprofile": "sys.setprofile called",
+        "sys._current_frames": "sys._current_frames called",
+        "gc.get_objects": "gc.get_objects called",
+        "gc.get_referrers": "gc.get_referrers called",
+        "gc.get_referents": "gc.get_referents called",
+        "ctypes.cdata": "a ctypes object made at a raw address",
+        "sys.monitoring.register_callback": "sys.monitoring used",
+    }
+    events = frozenset(
+        {
+            "sadari.probe",
+            "object.__getattr__",
+            "object.__setattr__",
+            "open",
+            "ctypes.dlsym",
+            "ctypes.dlsym/handle",
+            "os.symlink",
+            *messages,
+        }
+    )
+    private = {"__builtins__": {}}
+    hook = types.FunctionType(hook_function.__code__, private, "sadari_probe")
+    record = []
+    # fmt: off
+    fast = (
+        events, RuntimeError, types.FrameType, id(private), id(hook), frozenset(funcs),
+        frozenset(tracked_ids), id, type, str, bytes, len, messages, os.fspath, BaseException,
+    )
+    # fmt: on
+    # fmt: off
+    tools = (
+        tuple, all, map, operator.is_, itertools.repeat, zip, isinstance, repr, sys._getframe,
+        __import__("_hashlib").hmac_digest, gc.isenabled, gc.disable, gc.enable,
+        signal.pthread_sigmask, signal.SIG_BLOCK, signal.SIG_SETMASK, signal.valid_signals(),
+        sys.getswitchinterval, sys.setswitchinterval, sys.gettrace, sys.getprofile,
+        _signal.getsignal, _thread._count, types.CellType.cell_contents.__get__,
+        type.__dict__["__mro__"].__get__, types.MethodType, types.FunctionType,
+        type.__dict__["__subclasses__"], write, sys.stdout, Sentinel, BaseException, object,
+        missing, type.__dict__["__dict__"].__get__, callable, (property, classmethod, staticmethod,
+        functools.cached_property), issubclass, type.__dict__["__qualname__"].__get__,
+    )
+    # fmt: on
+    hook.__defaults__ = (fast, record, snapshot, tools)
+    sys.addaudithook(hook)
+
+    # The key came in this cell's source: drop the copies IPython keeps of it.
+    linecache.cache.pop(cell_file, None)
+    getattr(ip.compile, "_filename_map", {}).pop(cell_file, None)
+
+    def scrub(result):
+        info = getattr(result, "info", None)
+        for attr in ("raw_cell", "transformed_cell"):
+            if isinstance(getattr(info, attr, None), str):
+                setattr(info, attr, "")
+        ip.events.unregister("post_run_cell", scrub)
+
+    ip.events.register("post_run_cell", scrub)
