@@ -382,11 +382,16 @@ def score(p: Plan, runs: list[CellRun]) -> list[CellScore]:
 def why(p: Plan, runs: list[CellRun]) -> dict[str, str]:
     """For each autograded cell that scored 0, the reason a trainee can understand."""
     by_role = {role: run for role, run in zip(p.roles, runs, strict=True)}
+    setup = by_role.get("setup")
     reasons = {}
     for g in p.graded:
         if g.kind != "test":
             continue
         gid = g.grade_id
+        if gid not in p.missing and (setup is None or setup.status != "ok"):
+            detail = f"{setup.ename}: {setup.evalue[:200]}" if setup else "it did not run"
+            reasons[gid] = f"the grader's checks could not start / 채점 준비 실패: {detail}"
+            continue
         probe, test = by_role.get(f"probe:{gid}"), by_role.get(f"test:{gid}")
         after = by_role.get(f"probe:{gid}:after")
         if gid in p.missing:

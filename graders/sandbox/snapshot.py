@@ -155,7 +155,10 @@ def install(config, hook_function):
         skip = skip_attrs.get(name, ())
         keys = tuple(k for k, v in d.items() if type(k) is str and k not in skip and tracked(v))
         for k in keys:
-            note_value(f"{name}.{k}", d[k])
+            try:
+                note_value(f"{name}.{k}", d[k])
+            except Exception:  # noqa: S112 - an odd object is left out, the module is still compared
+                continue
         mods.append(
             (name, mod, type(mod), d, len(d), tuple(d.values()), keys, tuple(d[k] for k in keys))
         )
@@ -165,15 +168,21 @@ def install(config, hook_function):
             if id(klass) in done:
                 continue
             done.add(id(klass))
-            qual = f"{klass.__module__}.{klass.__qualname__}"
-            refs = gc.get_referents(vars(klass))
+            try:
+                qual = f"{type.__dict__['__module__'].__get__(klass)}.{klass.__qualname__}"
+                refs = gc.get_referents(vars(klass))
+                mro = type.__dict__["__mro__"].__get__(klass)
+            except Exception:  # noqa: S112 - a class that cannot be read is left out
+                continue
             d = refs[0] if refs and type(refs[0]) is dict else None
             if d is None:
                 continue
             keys = tuple(k for k, v in d.items() if type(k) is str and tracked(v))
             for k in keys:
-                note_value(f"{qual}.{k}", d[k])
-            mro = type.__dict__["__mro__"].__get__(klass)
+                try:
+                    note_value(f"{qual}.{k}", d[k])
+                except Exception:  # noqa: S112
+                    continue
             classes.append(
                 (
                     qual,
