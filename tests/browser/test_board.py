@@ -178,7 +178,7 @@ async def test_feedback_release_and_export(hub: RunningHub, new_page: NewPage) -
     assert "trainee001" in csv and "trainee005" in csv
     for lang in ("ko", "en"):
         await page.goto(f"{hub.url}{BOARD}?lang={lang}")
-        await screenshot(page, f"board-{lang}")
+        await screenshot(page, f"board-graded-{lang}")
         assert await axe(page) == []
 
 
@@ -205,7 +205,7 @@ async def test_the_submissions_table_filters_and_sorts(hub: RunningHub, new_page
     await expect(rows.first).to_have_attribute("data-username", "trainee001")
     for lang in ("ko", "en"):
         await page.goto(f"{hub.url}{SERVICE}assessments/{COHORT}/{AID}?lang={lang}")
-        await screenshot(page, f"submissions-{lang}")
+        await screenshot(page, f"submissions-graded-{lang}")
         assert await axe(page) == []
 
 
