@@ -226,8 +226,8 @@ def _xlsx_records(data: bytes) -> tuple[list[tuple[int, list[str]]], str | None]
 def _csv_records(
     text: str, file: str, bad: Mapping[int, str], problems: list[RowProblem]
 ) -> list[tuple[int, list[str]]]:
-    """(line, cells) of each CSV record; a record spanning an undecodable line is a problem
-    (its value the line as read) and left out."""
+    """(line, cells) of each CSV record that is not blank; a record spanning an undecodable line
+    is a problem (its value the line as read) and left out."""
     reader = csv.reader(io.StringIO(text, newline=""))
     out: list[tuple[int, list[str]]] = []
     lines: list[str] | None = None
@@ -240,13 +240,17 @@ def _csv_records(
         except csv.Error as e:
             problems.append(RowProblem(start, "", f"malformed CSV: {e}"))
             break
+        if not bad:
+            if any(c.strip() for c in cells):  # blank records are skipped (Excel leaves some)
+                out.append((start, cells))
+            continue
         broken = [n for n in range(start, reader.line_num + 1) if n in bad]
         if broken and lines is None:
             lines = text.split("\n")
         for n in broken:
             shown = lines[n - 1].rstrip("\r") if lines is not None else ""
             problems.append(RowProblem(n, "", bad[n], excerpt(shown, VALUE_CHARS, quote=False)))
-        if not broken:
+        if not broken and any(c.strip() for c in cells):
             out.append((start, cells))
     return out
 
