@@ -8,12 +8,14 @@ PYTHON ?= $(shell [ -x /usr/bin/python3 ] && echo /usr/bin/python3 || echo pytho
 export SADARI_PROJECT_DIR := $(CURDIR)
 export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 
-.PHONY: help install system-deps run seed test test-unit test-service test-hub test-postgresql \
-        test-sandbox test-docker images lint format bench-spawn bench-exchange bench-autograde bench-select clean
+.PHONY: help install system-deps run seed test test-serial test-unit test-service test-hub \
+        test-postgresql test-sandbox test-labs test-docker test-helm images lint format bench-spawn \
+        bench-exchange bench-autograde bench-select clean
 
 help:
 	@echo "make run          install, seed the demo cohort, start on http://127.0.0.1:8000"
-	@echo "make test         install, then run lint, types and every test tier"
+	@echo "make test         install, lint, types, then every test tier (three lanes side by side)"
+	@echo "                  and a table of the tiers: tests, passed/failed/skipped, seconds"
 	@echo "make test-unit    the pure core only (seconds)"
 	@echo "make test-hub     tests against a real JupyterHub (SQLite and PostgreSQL)"
 	@echo "make test-sandbox / test-docker   the grading sandboxes (local; a real Docker engine)"
@@ -67,8 +69,18 @@ lint: install
 	$(BIN)/ruff format --check hub graders tests benchmarks images helm
 	$(BIN)/mypy
 
+# Every tier of tests/support/tiers.py (each test in exactly one), in three lanes side by side; each
+# tier's output whole, then the table of tiers and `N passed, N failed, N skipped`. Fails when a
+# tier fails. TEST_ARGS go to every pytest run (e.g. TEST_ARGS='-x'); TEST_LOGS keeps each tier's
+# log and junit XML in a folder of your choice (default: a new folder under /tmp, printed).
+TEST_ARGS ?=
+TEST_LOGS ?=
 test: install lint
-	$(BIN)/pytest
+	$(BIN)/python -m tests.support.tiers $(if $(TEST_LOGS),--logs $(TEST_LOGS)) $(TEST_ARGS)
+
+# the same tiers one at a time (slower: to time each tier alone)
+test-serial: install
+	$(BIN)/python -m tests.support.tiers --serial $(if $(TEST_LOGS),--logs $(TEST_LOGS)) $(TEST_ARGS)
 
 test-unit: install
 	$(BIN)/pytest tests/unit
@@ -84,6 +96,12 @@ test-postgresql: install
 
 test-sandbox: install
 	$(BIN)/pytest -m sandbox
+
+test-labs: install
+	$(BIN)/pytest tests/labs
+
+test-helm: install
+	$(BIN)/pytest tests/helm
 
 test-docker: install
 	$(BIN)/pytest -m docker

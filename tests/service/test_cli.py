@@ -17,10 +17,12 @@ from tests.support.hub import ROOT, hub_env, sadari
 
 
 @pytest.fixture
-def env(tmp_path: Path) -> dict[str, str]:
-    e = hub_env(tmp_path / "data", f"sqlite:///{tmp_path}/data/sadari.sqlite")
-    sadari(e, "db", "upgrade")
-    return e
+def env(tmp_path: Path, sqlite_template: Path) -> dict[str, str]:
+    """The CLI's environment on a database at head (a copy of the session's migrated template:
+    `sadari db upgrade` itself is tested in test_migrations.py)."""
+    (tmp_path / "data").mkdir()
+    shutil.copyfile(sqlite_template, tmp_path / "data" / "sadari.sqlite")
+    return hub_env(tmp_path / "data", f"sqlite:///{tmp_path}/data/sadari.sqlite")
 
 
 def members(env: dict[str, str]) -> dict[str, str]:

@@ -21,7 +21,7 @@ from sadari.hub.settings import SadariSettings
 from sadari.hub.storage import LocalBlobStore
 from sadari.hub.store import exchange as ex
 from sadari.hub.store import grading, repo
-from sadari.hub.store.db import session_factory
+from sadari.hub.store.db import make_engine, session_factory
 from sadari.hub.store.models import Grade, GradingJob, Result
 from tests.support.hub import BIN, ROOT, hub_env
 
@@ -33,8 +33,8 @@ ROSTER = f"username,name,cohort,track\npm1,가,{COHORT},product-manager\npm2,나
 
 
 @pytest.fixture
-def ops(db_url: str, curriculum: Curriculum, tmp_path: Path) -> ops_.Ops:
-    sessions = session_factory(ops_engine(db_url))
+def ops(migrated_url: str, curriculum: Curriculum, tmp_path: Path) -> ops_.Ops:
+    sessions = session_factory(make_engine(migrated_url))
     with sessions.begin() as s:
         repo.sync_curriculum(s, curriculum, NOW)
         data = ROSTER.encode()
@@ -50,18 +50,10 @@ def ops(db_url: str, curriculum: Curriculum, tmp_path: Path) -> ops_.Ops:
         ex.record_release(
             s, a, sha256="0" * 64, size=0, notebooks=[f"{AID}.ipynb"], actor="instructor", now=NOW
         )
-    settings = SadariSettings(project_dir=str(ROOT), data_dir=str(tmp_path), db_url=db_url)
+    settings = SadariSettings(project_dir=str(ROOT), data_dir=str(tmp_path), db_url=migrated_url)
     return ops_.Ops(
         settings, sessions, LocalBlobStore(settings.exchange_dir), curriculum, "instructor"
     )
-
-
-def ops_engine(db_url: str):  # type: ignore[no-untyped-def]
-    from sadari.hub.store.db import make_engine, upgrade
-
-    engine = make_engine(db_url)
-    upgrade(engine)
-    return engine
 
 
 def submit(ops: ops_.Ops, user: str, sleep: float = 0) -> int:

@@ -26,6 +26,8 @@ from typing import Any
 
 import requests
 
+from tests.support import procs
+
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 PASSWORD = "test-demo-password"
@@ -39,7 +41,9 @@ def free_port() -> int:
 
 
 def hub_env(data_dir: Path, db_url: str, **extra: str) -> dict[str, str]:
-    """Environment for the CLI and the hub: everything under `data_dir`, free ports."""
+    """Environment for the CLI and the hub: everything under `data_dir`, free ports. Processes
+    working in its folders are the test run's (tests/support/procs.py ends them if left)."""
+    procs.claim(data_dir, extra.get("SADARI_HOMES_DIR", ""))
     return {
         **os.environ,
         "SADARI_PROJECT_DIR": str(ROOT),
@@ -176,13 +180,19 @@ class RunningHub:
         stop_servers(api, time.monotonic() + 30, lambda _line: None)
 
     def stop(self) -> None:
-        """SIGTERM the hub (it stops the servers and the proxy), then make sure all are gone."""
+        """Stop the servers, SIGTERM the hub (it stops the service and the proxy), then end
+        whatever it started that still runs.
+
+        The hub starts the proxy, the service and the servers in sessions of their own, so a hub
+        that died (or exited on a failed start) leaves them running: they are found by this hub's
+        folders (the data folder in their environment or as their working folder, the homes as
+        HOME) and ended with their process groups."""
         if self.proc.poll() is None:
             with contextlib.suppress(Exception):  # what is left is ended below in any case
                 self.stop_servers()
             os.killpg(self.proc.pid, signal.SIGTERM)
             try:
-                self.proc.wait(20)
+                self.proc.wait(30)
             except subprocess.TimeoutExpired:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait(5)
@@ -190,6 +200,12 @@ class RunningHub:
         if pid_file.exists():
             with contextlib.suppress(ProcessLookupError, ValueError):
                 os.kill(int(pid_file.read_text()), signal.SIGKILL)
+        left = procs.survivors(
+            wait=5, roots=[self.data_dir, self.env.get("SADARI_HOMES_DIR", "")], token=""
+        )
+        if left:
+            print(f"hub {self.url}: ending what it left running:", *left, sep="\n  ")
+            procs.kill(left)
         if Path(self.env["SADARI_HOMES_DIR"]).name.startswith("sadari-test-homes-"):
             shutil.rmtree(self.env["SADARI_HOMES_DIR"], ignore_errors=True)
         remove_accounts(self.env["SADARI_ACCOUNT_PREFIX"])
