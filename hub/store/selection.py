@@ -117,7 +117,7 @@ def candidates(s: Session, cohort: str, policy: SelectionPolicy) -> Gathered:
             [[c.applies_to(slug_of_track[t]) for c in comps] for t in track_ids], dtype=bool
         )
         row_kind = np.searchsorted(track_ids, row_track)
-        cell, row = scorecards.cells([p[5] for p in people])
+        cell, row = scorecards.cells([p[6] for p in people])
         aid = np.minimum(cell["assessment"], size - 1)
         col = np.where(cell["assessment"] < size, col_of[aid], -1)
         mine = (col >= 0) & (track_of[aid] == row_track[row])
@@ -138,7 +138,7 @@ def candidates(s: Session, cohort: str, policy: SelectionPolicy) -> Gathered:
         for member_id, name, value in s.execute(_inputs(co.id, policy.source, list(names))):
             i, j = row_of[member_id], names[name]
             present[i, j], raw[i, j] = True, value
-    attributes = [_attributes(p[4], p[2]) for p in people]
+    attributes = [_attributes(p[4], p[2], p[5]) for p in people]
     sheet = Sheet(
         comps,
         [p[1] for p in people],
@@ -187,16 +187,18 @@ def candidates_from_history(s: Session, cohort: str, policy: SelectionPolicy) ->
         for member_id, name, value in s.execute(_inputs(co.id, policy.source, names)):
             inputs[member_id][name] = value
     return [
-        Candidate(username, cohort, track, subs[mid], inputs[mid], _attributes(track, major))
-        for mid, username, major, _, track in people
+        Candidate(username, cohort, track, subs[mid], inputs[mid], _attributes(track, major, more))
+        for mid, username, major, _, track, more in people
     ]
 
 
 def _people(cohort_id: int, stage: str, *more: Any) -> Select[Any]:
-    """(member id, username, major, track id, track slug, *more) of the trainees with an active
-    enrollment in the cohort at `stage`."""
+    """(member id, username, major, track id, track slug, roster attributes, *more) of the
+    trainees with an active enrollment in the cohort at `stage`."""
     return (
-        select(Member.id, Member.username, Member.major, Track.id, Track.slug, *more)
+        select(
+            Member.id, Member.username, Member.major, Track.id, Track.slug, Member.attributes, *more
+        )
         .select_from(Enrollment)
         .join(Member, Enrollment.member_id == Member.id)
         .join(Track, Enrollment.track_id == Track.id)
@@ -228,9 +230,12 @@ def _inputs(cohort_id: int, stage: str, names: list[str]) -> Select[Any]:
     ).where(ParticipationInput.name.in_(names), ParticipationInput.member_id.in_(ids))
 
 
-def _attributes(track: str, major: str | None) -> dict[str, str]:
-    """The selection attributes of a trainee: `track`, and `major` when the roster has one."""
-    attributes = {"track": track}
+def _attributes(
+    track: str, major: str | None, stored: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """The selection attributes of a trainee: the roster's attributes (campus, …), `track`, and
+    `major` when the roster has one (these two win over attributes of the same name)."""
+    attributes = {**(stored or {}), "track": track}
     if (normalised := normalise_major(major)) is not None:
         attributes["major"] = normalised
     return attributes

@@ -503,3 +503,31 @@ async def test_api_permissions(sqlite_engine, cur: Curriculum, tmp_path: Path) -
             assert [m["username"] for m in db.teams(s, co, "basics")[1].members] == ["a06", "a05"]
     finally:
         server.stop()
+
+
+def test_roster_attributes_reach_selection(engine, cur: Curriculum) -> None:  # type: ignore[no-untyped-def]
+    """A roster's other columns (here `campus`) are attributes selection can reserve seats on,
+    in the fast and the plain reader alike; track and major keep their own meaning."""
+    from sadari.hub.store import selection as db
+
+    data = (
+        "username,name,cohort,track,stage,major,campus\n"
+        f"ca1,가,{COHORT},data-analysis,basics,비전공,구로\n"
+        f"ca2,나,{COHORT},data-analysis,basics,전공,서초\n"
+    ).encode()
+    sessions = session_factory(engine)
+    with sessions.begin() as s:
+        repo.sync_curriculum(s, cur, NOW)
+        rows = parse_roster(data, "r.csv", cur)
+        repo.import_roster(s, rows, data=data, file="r.csv", actor="boss", now=NOW)
+    policy = cur.stage("advanced").selection
+    assert policy is not None
+    with sessions() as s:
+        sheet = db.candidates(s, COHORT, policy).sheet
+        plain = db.candidates_from_history(s, COHORT, policy)
+    wanted = {
+        "ca1": {"campus": "구로", "track": "data-analysis", "major": "non-major"},
+        "ca2": {"campus": "서초", "track": "data-analysis", "major": "major"},
+    }
+    assert dict(zip(sheet.trainees, map(dict, sheet.attributes), strict=True)) == wanted
+    assert {c.trainee: dict(c.attributes) for c in plain} == wanted

@@ -18,10 +18,12 @@ depends_on = None
 
 def upgrade() -> None:
     """Add members.attributes (empty for everyone) and create roster_mappings."""
-    with op.batch_alter_table("members") as batch:
-        batch.add_column(
-            sa.Column("attributes", sa.JSON, nullable=False, server_default=sa.text("'{}'"))
-        )
+    # a plain ADD COLUMN: batch mode would copy the members table, which SQLite refuses while
+    # enrollments and the audit log refer to its rows (an existing database could not upgrade)
+    op.add_column(
+        "members",
+        sa.Column("attributes", sa.JSON, nullable=False, server_default=sa.text("'{}'")),
+    )
     op.create_table(
         "roster_mappings",
         sa.Column("id", sa.Integer, primary_key=True),
@@ -35,5 +37,5 @@ def upgrade() -> None:
 def downgrade() -> None:
     """Drop roster_mappings and members.attributes."""
     op.drop_table("roster_mappings")
-    with op.batch_alter_table("members") as batch:
-        batch.drop_column("attributes")
+    # a plain DROP COLUMN (SQLite 3.35+ and PostgreSQL), for the same reason
+    op.execute("ALTER TABLE members DROP COLUMN attributes")
