@@ -80,9 +80,7 @@ def trainee(hub: Hub, user: str, password: str, give_up: float, storm: Storm) ->
                 continue
             break
         while time.perf_counter() - t0 < give_up:
-            model = requests.get(
-                f"{hub.api}/users/{user}", headers=hub.headers, timeout=60
-            ).json()
+            model = requests.get(f"{hub.api}/users/{user}", headers=hub.headers, timeout=60).json()
             server = model.get("servers", {}).get("", {})
             if server.get("ready"):
                 storm.ready.append(time.perf_counter() - t0)
@@ -98,7 +96,9 @@ def trainee(hub: Hub, user: str, password: str, give_up: float, storm: Storm) ->
         storm.retried += retried
 
 
-def sample_home(hub: Hub, user: str, password: str, stop: threading.Event, out: list[float]) -> None:
+def sample_home(
+    hub: Hub, user: str, password: str, stop: threading.Event, out: list[float]
+) -> None:
     """A person who is already in, loading the hub's home page every 0.5 s."""
     s = requests.Session()
     s.get(f"{hub.bind}/hub/login", timeout=60)
@@ -195,7 +195,9 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("-n", type=int, default=60, help="trainees (default 60)")
     ap.add_argument("--window", type=float, default=10.0, help="seconds they arrive within")
-    ap.add_argument("--give-up", type=float, default=300.0, help="seconds before one counts as failed")
+    ap.add_argument(
+        "--give-up", type=float, default=300.0, help="seconds before one counts as failed"
+    )
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="sadari-bench-storm-"))
     tmp.chmod(0o711)  # the people's accounts pass through to their homes (tmp/homes)
