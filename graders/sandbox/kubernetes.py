@@ -124,7 +124,10 @@ _RUN_SIZE = "1Mi"
 _KERNEL_MEMORY_HEADROOM = 64 * 1024 * 1024
 # The runner only relays messages; it is not the one being limited. 250m rather than less so that
 # CFS throttling does not make it late reading a chatty kernel (it measures the cells' wall time).
-_RUNNER_RESOURCES = {"cpu": "250m", "memory": "128Mi"}
+# Its memory may burst to 512Mi: a kernel flooding its output faster than the runner drains it
+# fills the runner's message queue (a gigabyte of output was OOM-killed at 128Mi on a busy node).
+_RUNNER_REQUESTS = {"cpu": "250m", "memory": "128Mi"}
+_RUNNER_LIMITS = {"cpu": "250m", "memory": "512Mi"}
 _LIMITS_FIELDS = frozenset(f.name for f in dataclasses.fields(Limits))
 
 # https://kubernetes.io/docs/concepts/overview/working-with-objects/names/
@@ -298,13 +301,14 @@ def grading_job(
       runner gets it through the pod's `supplementalGroups` (which is what lets it read the plan
       and connect to the kernel's group-accessible sockets). `kernel_uid` and `runner_uid` must be
       different positive integers: the kernel must not be able to act as the runner.
-    - Resources: requests equal limits (Guaranteed QoS). The kernel gets `cpu` cores and
+    - Resources: the kernel's requests equal its limits. The kernel gets `cpu` cores and
       `limits.memory_bytes + 2 * limits.scratch_bytes + 64 MiB` of memory: its address space is
       limited to `limits.memory_bytes` by prlimit in its command (a memory bomb gets a MemoryError),
       but memory-backed emptyDirs are charged to the container's memory cgroup (/job/scratch up to
       `scratch_bytes`), and so is the page cache of what it writes to /tmp (up to `scratch_bytes`,
       reclaimable); the 64 MiB cover /job/run and the rest. The cgroup limit is the backstop (an
-      OOM kill). The runner gets a small fixed 250m cpu and 128Mi of memory.
+      OOM kill). The runner gets a small fixed 250m cpu and 128Mi of memory, which may burst to
+      512Mi while it drains a flood of output (so the pod is Burstable, not Guaranteed).
     - No retries (`backoffLimit: 0`, `restartPolicy: Never`): retrying is the queue's decision.
     - `activeDeadlineSeconds` = ceil(`limits.total_seconds`) + `DEADLINE_MARGIN_SECONDS`.
     - `ttlSecondsAfterFinished` = `ttl_seconds` (0 deletes the finished Job at once).
@@ -364,7 +368,7 @@ def grading_job(
         "name": "runner",
         "image": image,
         "command": list(RUNNER_COMMAND),
-        "resources": {"requests": dict(_RUNNER_RESOURCES), "limits": dict(_RUNNER_RESOURCES)},
+        "resources": {"requests": dict(_RUNNER_REQUESTS), "limits": dict(_RUNNER_LIMITS)},
         "securityContext": _container_security(runner_uid),
         "volumeMounts": [
             {"name": "run", "mountPath": RUN_PATH},

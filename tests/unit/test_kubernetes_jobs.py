@@ -416,8 +416,10 @@ def test_limits_map_to_resources_exactly(
     # the memory-backed /job/scratch and /tmp's page cache count against the container's memory
     expected = {"cpu": cpu_quantity, "memory": str(memory + 2 * scratch + 64 * MiB)}
     assert kernel(m)["resources"] == {"requests": expected, "limits": expected}
-    fixed = {"cpu": "250m", "memory": "128Mi"}
-    assert runner(m)["resources"] == {"requests": fixed, "limits": fixed}
+    assert runner(m)["resources"] == {
+        "requests": {"cpu": "250m", "memory": "128Mi"},
+        "limits": {"cpu": "250m", "memory": "512Mi"},
+    }
     assert f"--as={memory} " in kernel(m)["command"][-1]
     assert volumes(m)["scratch"]["emptyDir"] == {"medium": "Memory", "sizeLimit": str(scratch)}
     assert volumes(m)["tmp"]["emptyDir"] == {"sizeLimit": str(scratch)}
