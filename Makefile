@@ -9,8 +9,8 @@ export SADARI_PROJECT_DIR := $(CURDIR)
 export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 
 .PHONY: help install system-deps run seed test test-serial test-unit test-service test-hub \
-        test-postgresql test-sandbox test-labs test-docker test-helm images lint format bench-spawn \
-        bench-exchange bench-autograde bench-select clean
+        test-postgresql test-sandbox test-labs test-docker test-helm test-browser images lint format \
+        bench-spawn bench-exchange bench-autograde bench-select clean
 
 help:
 	@echo "make run          install, seed the demo cohort, start on http://127.0.0.1:8000"
@@ -102,6 +102,9 @@ test-labs: install
 
 test-helm: install
 	$(BIN)/pytest tests/helm
+
+test-browser: install
+	$(BIN)/pytest -m browser
 
 test-docker: install
 	$(BIN)/pytest -m docker

@@ -5,6 +5,7 @@ are the whole suite and no test runs twice:
 
     docker       tests/docker and anything marked `docker`: a real engine, the images, containers,
                  the docker and kubernetes grading backends (part of tests/sandbox)
+    browser      tests/browser and anything marked `browser`: headless Chromium on a real hub
     hub          marked `hub`: a real JupyterHub, proxy, service and servers (tests/integration,
                  part of tests/service)
     labs         tests/labs: every assessment graded, every practice notebook run
@@ -41,6 +42,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 TIERS = {
     "docker": "tests/docker, marked docker",
+    "browser": "tests/browser, marked browser",
     "hub": "marked hub",
     "labs": "tests/labs",
     "sandbox": "tests/sandbox, marked sandbox",
@@ -54,12 +56,12 @@ FOLDERS = ("labs", "sandbox", "service", "unit", "helm", "integration")
 
 # Lanes run side by side, longest tier first; a lane runs its tiers in order. The docker tier
 # mostly waits on the engine (builds, containers, the sandbox's time limits) and the hub tier on
-# hubs and servers starting; the third lane computes. The two sandbox-heavy tiers (docker, sandbox)
-# share a lane so their graders never compete.
+# hubs and servers starting; the second lane computes. The two sandbox-heavy tiers (docker,
+# sandbox) share a lane so their graders never compete.
 LANES = (
     ("hub", "helm", "other"),
     ("unit", "service", "labs", "integration"),
-    ("docker", "sandbox"),
+    ("docker", "sandbox", "browser"),
 )
 
 
@@ -70,6 +72,8 @@ def tier_of(item: Any) -> str:
     folder = parts[1] if len(parts) > 2 and parts[0] == "tests" else ""
     if "docker" in marks or folder == "docker":
         return "docker"
+    if "browser" in marks or folder == "browser":
+        return "browser"
     if "hub" in marks:
         return "hub"
     if folder == "labs":
