@@ -81,7 +81,10 @@ def test_release_fetch_submit_late_grade_feedback(released: RunningHub, tmp_path
         notebook = hub.contents(user, f"{AID}/{AID}.ipynb")["content"]
         hub.put_notebook(user, f"{AID}/{AID}.ipynb", solved(notebook))
 
-    due = datetime.now(UTC) + timedelta(seconds=12)  # margin for a busy machine
+    # on time: submitted before the deadline is set just after it (so a slow, busy machine cannot
+    # make it late); late: submitted once that deadline has passed
+    lab(hub, on_time, "submit")
+    due = datetime.now(UTC) + timedelta(seconds=2)
     sadari(
         hub.env,
         "deadline",
@@ -93,7 +96,6 @@ def test_release_fetch_submit_late_grade_feedback(released: RunningHub, tmp_path
         "--cohort",
         COHORT,
     )
-    lab(hub, on_time, "submit")
     time.sleep(max(0.0, (due - datetime.now(UTC)).total_seconds()) + 1)
     lab(hub, late, "submit")
 

@@ -94,13 +94,18 @@ def test_pages_and_their_oauth_round_trip_carry_the_headers(hub: RunningHub) -> 
     assert any("/oauth_callback" in r.url for r in ours), [r.url for r in page.history]
     for r in ours:
         assert_secure(r)
-    # a strict CSP holds: nothing inline, the look comes from the service's own static file
+    # a strict CSP holds: nothing inline (scripts only as files of the service, no inline code,
+    # no <style> or style attributes), the look comes from the service's own static files
     html = page.text
-    assert "<script" not in html and "<style" not in html and "style=" not in html
+    scripts = re.findall(r"<script\b([^>]*)>(.*?)</script>", html, flags=re.S)
+    assert len(scripts) == html.count("<script")
+    for attributes, body in scripts:
+        assert f'src="{SERVICE}/' in attributes and not body.strip(), attributes
+    assert "<style" not in html and "style=" not in html
     assert 'rel="stylesheet"' in html and f'href="{SERVICE}/static/sadari.css?v=' in html
     css = s.get(f"{hub.url}{SERVICE}/static/sadari.css", timeout=10)
     assert css.status_code == 200 and css.headers["Content-Type"].startswith("text/css")
-    assert "font-family" in css.text
+    assert "sadari" in css.text and "{" in css.text  # the service's own stylesheet
     assert_secure(css, api=False)
     missing = s.get(f"{hub.url}{SERVICE}/static/nothing.js", timeout=10)
     assert missing.status_code == 404
