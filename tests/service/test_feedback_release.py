@@ -433,6 +433,7 @@ async def call(port: int, path: str, body: bytes = b"") -> tuple[int, Any]:
         headers={"Authorization": "token inst"},
         body=body,
         raise_error=False,
+        request_timeout=180,  # a release runs nbgrader: slow on a busy machine (20 s default)
     )
     return r.code, json.loads(r.body)
 
