@@ -157,6 +157,27 @@ class Hub:
                 os.kill(int(pid_file.read_text()), signal.SIGTERM)
 
 
+def stock_config(data: Path, token: str, extra: str = "") -> tuple[Path, str]:
+    """The stock hub's config file in `data` (made here) with the bench service and `extra`
+    lines; (config file, public URL)."""
+    data.mkdir()
+    bind = f"http://127.0.0.1:{free_port()}"
+    config = data / "jupyterhub_config.py"
+    config.write_text(
+        STOCK_CONFIG.format(
+            bind=bind,
+            hub_port=free_port(),
+            proxy_port=free_port(),
+            data=data,
+            proxy=ROOT / "node_modules" / ".bin" / "configurable-http-proxy",
+            singleuser=BIN / "jupyterhub-singleuser",
+        )
+        + BENCH_SERVICE.format(token=token)
+        + extra
+    )
+    return config, bind
+
+
 def pct(values: list[float], q: float) -> float:
     """The q-th percentile (nearest rank)."""
     ordered = sorted(values)
@@ -183,20 +204,7 @@ def main() -> int:
     token = secrets.token_hex(16)
 
     stock_data = tmp / "stock"
-    stock_data.mkdir()
-    stock_bind = f"http://127.0.0.1:{free_port()}"
-    stock_cfg = stock_data / "jupyterhub_config.py"
-    stock_cfg.write_text(
-        STOCK_CONFIG.format(
-            bind=stock_bind,
-            hub_port=free_port(),
-            proxy_port=free_port(),
-            data=stock_data,
-            proxy=ROOT / "node_modules" / ".bin" / "configurable-http-proxy",
-            singleuser=BIN / "jupyterhub-singleuser",
-        )
-        + BENCH_SERVICE.format(token=token)
-    )
+    stock_cfg, stock_bind = stock_config(stock_data, token)
 
     sad_data = tmp / "sadari"
     tmp.chmod(0o711)  # the people's accounts pass through to their homes (tmp/homes)

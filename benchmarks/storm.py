@@ -37,9 +37,9 @@ from pathlib import Path
 import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from spawn import BENCH_SERVICE, ROOT, STOCK_CONFIG, Hub, pct  # noqa: E402
+from spawn import BENCH_SERVICE, ROOT, Hub, pct, stock_config  # noqa: E402
 
-from tests.support.hub import BIN, free_port, hub_env, sadari  # noqa: E402
+from tests.support.hub import hub_env, sadari  # noqa: E402
 
 STOCK_LOGIN = """
 c.Authenticator.allow_all = True
@@ -206,21 +206,7 @@ def main() -> int:
     results: list[Storm] = []
 
     stock_data = tmp / "stock"
-    stock_data.mkdir()
-    stock_bind = f"http://127.0.0.1:{free_port()}"
-    stock_cfg = stock_data / "jupyterhub_config.py"
-    stock_cfg.write_text(
-        STOCK_CONFIG.format(
-            bind=stock_bind,
-            hub_port=free_port(),
-            proxy_port=free_port(),
-            data=stock_data,
-            proxy=ROOT / "node_modules" / ".bin" / "configurable-http-proxy",
-            singleuser=BIN / "jupyterhub-singleuser",
-        )
-        + BENCH_SERVICE.format(token=token)
-        + STOCK_LOGIN.format(password=password)
-    )
+    stock_cfg, stock_bind = stock_config(stock_data, token, STOCK_LOGIN.format(password=password))
     hub = Hub("stock", stock_cfg, dict(os.environ), stock_data, stock_bind, token)
     try:
         results.append(storm(hub, users, password, args.window, args.give_up, "watcher",

@@ -78,6 +78,9 @@ def docker_hub(
         SADARI_DOCKER_SUBNET=SUBNET,
         SADARI_DOCKER_BRIDGE=BRIDGE,
         SADARI_SINGLEUSER_IMAGE=images["singleuser"],
+        # ten trainees start at once here: above the default limit of 4 per core, which would
+        # answer some of them 429 ("too many starting") as a class storm should
+        SADARI_SPAWN_CONCURRENCY=str(TRAINEES + 2),
     )
     try:
         yield hub
