@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import jsonschema
 
-from .curriculum_schema import SCHEMA
+from .curriculum_schema import DEFAULT_EXTRA_FILES, SCHEMA
 from .deadlines import LatePolicy
 from .selection import (
     TIE_FINAL_SUBMISSION,
@@ -90,6 +90,12 @@ class Assessment:
     due: Due
     notebooks: tuple[str, ...]
     late: LatePolicy = LatePolicy()
+    # what trainees may submit besides the release (globs relative to the assessment folder)
+    extra_files: tuple[str, ...] = DEFAULT_EXTRA_FILES
+    # released files whose trainee copy counts when grading (nbgrader's exclude_overwriting)
+    exclude_overwriting: tuple[str, ...] = ()
+    # Python packages it needs beyond the track image (PEP 508 requirements)
+    packages: tuple[str, ...] = ()
 
     @property
     def source_dir(self) -> str:
@@ -333,6 +339,9 @@ def _build(doc: Located) -> Curriculum:
                         due,
                         tuple(a["notebooks"]),
                         LatePolicy.from_dict(a.get("late_penalty")),
+                        tuple(a.get("extra_files", DEFAULT_EXTRA_FILES)),
+                        tuple(a.get("exclude_overwriting", ())),
+                        tuple(a.get("packages", ())),
                     )
                 )
                 if len({posixpath.dirname(nb) for nb in a["notebooks"]}) > 1:

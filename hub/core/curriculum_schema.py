@@ -19,6 +19,8 @@ TEXT = {
         "en": {"type": "string", "minLength": 1},
     },
 }
+# What a trainee may submit besides the release when an assessment does not say (extra_files)
+DEFAULT_EXTRA_FILES = ("*.py", "*.csv", "*.txt", "*.md", "*.json", "*.png", "*.jpg", "*.html")
 NOTEBOOK = {"type": "string", "pattern": r"^[^/\\].*\.ipynb$"}
 RESOURCES = {
     "description": "What one trainee server gets.",
@@ -78,6 +80,33 @@ ASSESSMENT = {
             "type": "array",
             "minItems": 1,
             "items": NOTEBOOK,
+        },
+        "extra_files": {
+            "description": (
+                "What trainees may submit besides the files of the release, as globs relative to"
+                " the assessment folder (`*` stays within a folder, `**/` spans folders). Default:"
+                " " + " ".join(DEFAULT_EXTRA_FILES) + ". Notebooks may always be submitted."
+            ),
+            "type": "array",
+            "items": {"type": "string", "pattern": r"^[^/\\].*$"},
+        },
+        "exclude_overwriting": {
+            "description": (
+                "Released files whose trainee copy counts when grading (nbgrader's"
+                " Autograde.exclude_overwriting). Every other released file is graded in the"
+                " instructor's version, read-only, whatever the trainee submitted."
+            ),
+            "type": "array",
+            "items": {"type": "string", "pattern": r"^[^/\\].*$"},
+        },
+        "packages": {
+            "description": (
+                "Python packages the assessment needs beyond the track image (PEP 508"
+                " requirements such as `scikit-image>=0.22`); `sadari curriculum check` checks them"
+                " against the grading environment and the track image."
+            ),
+            "type": "array",
+            "items": {"type": "string", "minLength": 1},
         },
     },
 }
