@@ -5,6 +5,13 @@ assignment folder and fetch their own feedback; instructors release, collect and
 Every upload is checked (core/archive.py) before anything is stored; identity comes from the token
 and time from the service clock; files go to the blob store, metadata to the database.
 
+A submission may hold the files of the assessment's current release (any type, e.g. its data
+files), notebooks, and files matching the assessment's `extra_files` in the curriculum; nbgrader's
+clutter (checkpoints, byte code, feedback) and metadata are dropped. It may be as large as the
+trainee's allowance (`max_submission_bytes`, `max_submission_files`) plus the release itself. A
+refused upload is answered 400 with every refused file and why in `problems`, and what may be
+submitted in the message. Releases may hold any file type; feedback only .html files.
+
 Instructors' uploads obey the rules of `sadari assessment release | feedback` (hub/assessments.py):
 a release whose student version still holds a solution or hidden test is refused (422, `problems`
 naming notebook and cell); feedback of an assessment with hidden tests for a trainee who could
@@ -14,19 +21,77 @@ still gain by submitting again is refused (409, with `why` and `until`) and the 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import replace
+from collections import OrderedDict
+from threading import Lock
 from typing import Any
 
 from .. import assessments as ops_
 from ..core import permissions as perm
-from ..core.archive import Entry, Limits, make_archive, read_archive
+from ..core.archive import Entry, ReleaseFiles, Rules, check_archive, make_archive, release_files
+from ..core.curriculum import Curriculum
+from ..core.curriculum_schema import DEFAULT_EXTRA_FILES
 from ..core.deadlines import LatePolicy, lateness
+from ..core.yamlsrc import InputError
 from ..store import exchange as ex
 from ..store.models import Assessment, Member, Release, Submission
 from .base import ApiError, ApiHandler
 
 AID = r"([a-z0-9][a-z0-9-]{0,38}[a-z0-9])"
-IGNORED = ("timestamp.txt", "submission_secret.txt")  # nbgrader metadata: the server's counts
+FEEDBACK_PATTERNS = ("*.html",)
+SHOWN_RELEASE_FILES = 12  # release files named in a refusal's message
+
+
+class ReleaseCache:
+    """The file lists of release archives, by sha256 (content-addressed, so never stale); the
+    most recently used `size` kept."""
+
+    def __init__(self, size: int = 256) -> None:
+        self.size = size
+        self._items: OrderedDict[str, ReleaseFiles] = OrderedDict()
+        self._lock = Lock()
+
+    def get(self, sha256: str, read: Any) -> ReleaseFiles:
+        """The files of the release stored under `sha256`; `read()` gives its archive."""
+        with self._lock:
+            if sha256 in self._items:
+                self._items.move_to_end(sha256)
+                return self._items[sha256]
+        files = release_files(read())
+        with self._lock:
+            self._items[sha256] = files
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+        return files
+
+
+RELEASES = ReleaseCache()
+
+
+def extra_files_of(curriculum: Curriculum, track: str, stage: str, aid: str) -> tuple[str, ...]:
+    """The assessment's `extra_files` globs in the curriculum (the defaults when it is gone)."""
+    try:
+        plan = curriculum.track(track).stages[stage]
+    except KeyError:
+        return DEFAULT_EXTRA_FILES
+    for a in plan.assessments:
+        if a.id == aid:
+            return a.extra_files
+    return DEFAULT_EXTRA_FILES
+
+
+def refusal_message(what: str, rules: Rules) -> str:
+    """The message of a refused upload: what may be uploaded, naming the release's files."""
+    if rules.any_type:
+        return f"{what} has problems / 업로드에 문제가 있습니다"
+    shown = sorted(rules.release.files)
+    names = ", ".join(shown[:SHOWN_RELEASE_FILES])
+    if len(shown) > SHOWN_RELEASE_FILES:
+        names += f", … ({len(shown) - SHOWN_RELEASE_FILES} more)"
+    release = f"; the release's files: {names}" if names else ""
+    return (
+        f"{what} was refused (every problem is listed). Allowed: {rules.allowed()}{release}"
+        " / 업로드가 거부되었습니다(문제마다 이유가 있습니다)"
+    )
 
 
 def submission_json(sub: Any) -> dict[str, Any]:
@@ -47,47 +112,50 @@ def submission_json(sub: Any) -> dict[str, Any]:
 class ExchangeHandler(ApiHandler):
     """Shared helpers of the exchange endpoints."""
 
-    def limits(self, suffixes: tuple[str, ...] | None = None) -> Limits:
-        """Upload limits from the settings (feedback: only the given suffixes, no notebook)."""
+    def rules(self, **kw: Any) -> Rules:
+        """Upload rules with the allowance from the settings (and `kw`: see core/archive.py)."""
         s = self.ctx.settings
-        limits = Limits(max_bytes=s.max_submission_bytes, max_files=s.max_submission_files)
-        if suffixes:
-            return replace(limits, suffixes=suffixes, require_notebook=False)
-        return limits
+        return Rules(max_bytes=s.max_submission_bytes, max_files=s.max_submission_files, **kw)
 
-    async def read_upload(
-        self, name: str, suffixes: tuple[str, ...] | None = None
-    ) -> tuple[bytes, list[Entry]]:
-        """Check the request body's archive, storing nothing: (the archive to store, entries).
+    def release_files(self, sha256: str) -> ReleaseFiles:
+        """The files of a stored release (cached per sha256)."""
+        return RELEASES.get(sha256, lambda: self.ctx.blobs.get(sha256))
+
+    async def read_upload(self, name: str, rules: Rules) -> tuple[bytes, list[Entry]]:
+        """Check the request body's archive against `rules`, storing nothing: (the archive to
+        store, entries). A refused one is a 400 listing every problem (`problems`).
 
         The archive is the upload as sent when every file in it is kept (its checksum is the one
-        the client can compute); otherwise a normalised archive without the ignored files. The
+        the client can compute); otherwise a normalised archive without the dropped files. The
         work runs in a thread so that one large upload does not hold up other requests.
         """
         body = self.request.body
-        limit = self.ctx.settings.max_submission_bytes
+        limit = rules.total_bytes
         if len(body) > limit:
             raise ApiError(
                 413, f"upload is {len(body)} bytes; the limit is {limit} / 용량 제한을 넘었습니다"
             )
 
         def check() -> tuple[bytes, list[Entry]]:
-            entries = read_archive(body, name, self.limits(suffixes))
-            kept = [e for e in entries if e.path not in IGNORED]
-            return (body if len(kept) == len(entries) else make_archive(kept)), kept
+            checked = check_archive(body, name, rules)
+            kept = checked.entries
+            return (make_archive(kept) if checked.dropped else body), kept
 
-        return await asyncio.to_thread(check)
+        try:
+            return await asyncio.to_thread(check)
+        except InputError as e:
+            raise ApiError(
+                400, refusal_message(name, rules), problems=[str(p) for p in e.problems]
+            ) from None
 
     async def store(self, archive: bytes) -> str:
         """Put a checked archive in the blob store: its sha256."""
         sha: str = await asyncio.to_thread(self.ctx.blobs.put, archive)
         return sha
 
-    async def upload(
-        self, name: str, suffixes: tuple[str, ...] | None = None
-    ) -> tuple[str, int, list[Entry]]:
+    async def upload(self, name: str, rules: Rules) -> tuple[str, int, list[Entry]]:
         """Check the request body's archive and store it: (sha256, size, entries)."""
-        archive, entries = await self.read_upload(name, suffixes)
+        archive, entries = await self.read_upload(name, rules)
         return await self.store(archive), len(archive), entries
 
     def ops(self, who: dict[str, Any]) -> ops_.Ops:
@@ -164,7 +232,10 @@ class ReleaseHandler(ExchangeHandler):
         wanted = self.get_argument("cohort", None)
         with self.ctx.sessions() as s:  # 404 before reading an upload we would refuse anyway
             cohorts = [a.stage.track.cohort.slug for a in ex.cohort_assessments(s, aid, wanted)]
-        archive, entries = await self.read_upload(f"release {aid}")
+        # the instructor's release (nbgrader's release folder): any file type
+        archive, entries = await self.read_upload(
+            f"release {aid}", self.rules(any_type=True, patterns=())
+        )
         ops = self.ops(who)
         try:
             for cohort in cohorts:
@@ -224,8 +295,14 @@ class SubmissionsHandler(ExchangeHandler):
         now = self.ctx.now()  # when it arrived, not when we got round to storing it
         username = self.trainee()
         with self.ctx.sessions() as s:  # 404 before reading an upload we would refuse anyway
-            ids = [row.id for row in ex.trainee_assessment(s, username, aid)]
-        sha, size, entries = await self.upload(f"submission {aid}")
+            rows = ex.trainee_assessment(s, username, aid)
+            ids = [row.id for row in rows]
+            a, release_sha = rows[1], rows[2].sha256
+            track, stage = a.stage.track.slug, a.stage.slug
+        released = await asyncio.to_thread(self.release_files, release_sha)
+        patterns = extra_files_of(self.ctx.curriculum, track, stage, aid)
+        rules = self.rules(release=released, patterns=patterns)
+        sha, size, entries = await self.upload(f"submission {aid}", rules)
         with self.ctx.sessions.begin() as s:
             m, a, release = (
                 s.get(cls, i) for cls, i in zip((Member, Assessment, Release), ids, strict=True)
@@ -299,7 +376,10 @@ class FeedbackHandler(ExchangeHandler):
             sub = ex.submission(s, int(sid))
             aid, cohort = sub.assessment.slug, sub.assessment.stage.track.cohort.slug
             username = sub.member.username
-        archive, entries = await self.read_upload(f"feedback {sid}", suffixes=(".html",))
+        archive, entries = await self.read_upload(
+            f"feedback {sid}",
+            self.rules(patterns=FEEDBACK_PATTERNS, notebooks=False, require_notebook=False),
+        )
         if not entries:
             raise ApiError(400, "feedback must be .html files / 피드백은 HTML 파일이어야 합니다")
         ops, now = self.ops(who), self.ctx.now()
