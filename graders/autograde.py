@@ -9,14 +9,21 @@ sandboxed, parallel engine implements the same `Autograder` protocol.
 
 from __future__ import annotations
 
+import fnmatch
+import functools
+import importlib.machinery
 import json
 import os
+import pkgutil
+import posixpath
 import subprocess
 import sys
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
+
+from .sandbox.base import Limits, WorkFile
 
 
 @dataclass(frozen=True)
@@ -33,11 +40,110 @@ class CellScore:
 
 @dataclass(frozen=True)
 class Job:
-    """One submission to grade: `course_dir/submitted/<student>/<assessment>/` is in place."""
+    """One submission to grade: `course_dir/submitted/<student>/<assessment>/` is in place.
+    `exclude_overwriting`: released files whose trainee copy counts (nbgrader's
+    Autograde.exclude_overwriting for this assessment)."""
 
     course_dir: Path
     assessment: str
     student: str
+    exclude_overwriting: tuple[str, ...] = ()
+
+
+# nbgrader's CourseDirectory.ignore defaults: never copied into a grading folder
+IGNORE = (".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback")
+# what the server writes beside a submission (not the trainee's)
+SERVER_FILES = ("timestamp.txt", "submission_secret.txt")
+
+
+def _files_under(root: Path) -> dict[str, Path]:
+    """The regular files under `root` by relative path, nbgrader's ignore patterns left out
+    (links are never followed)."""
+    out: dict[str, Path] = {}
+    if not root.is_dir():
+        return out
+    for path in sorted(root.rglob("*")):
+        rel = path.relative_to(root)
+        if any(fnmatch.fnmatch(part, pattern) for part in rel.parts for pattern in IGNORE):
+            continue
+        if path.is_file() and not path.is_symlink():
+            out[rel.as_posix()] = path
+    return out
+
+
+@functools.cache
+def importable_names() -> frozenset[str]:
+    """Top-level modules the grading environment can import (the standard library and the
+    installed packages): a file of the trainee's named like one would stand in for it."""
+    here = Path.cwd().resolve()
+    paths = [p for p in sys.path if p and Path(p).resolve() != here]
+    names = set(sys.stdlib_module_names) | set(sys.builtin_module_names)
+    names |= {m.name for m in pkgutil.iter_modules(paths)}
+    return frozenset(names)
+
+
+def _shadows(path: str, released: set[str]) -> bool:
+    """A trainee file that Python would import instead of an installed or released module."""
+    first, _, rest = path.partition("/")
+    if rest:  # a package folder: only with an __init__ does it come before the installed one
+        name, init = first, rest.startswith("__init__.")
+        if not init:
+            return False
+    else:
+        name = first.split(".", 1)[0]
+        if not first.endswith(tuple(importlib.machinery.all_suffixes())):
+            return False
+    modules = {p.split("/", 1)[0].split(".", 1)[0] for p in released if p.endswith(".py")}
+    return name in importable_names() or name in modules
+
+
+def grading_files(
+    source_dir: Path,
+    submitted_dir: Path,
+    exclude_overwriting: tuple[str, ...] = (),
+) -> tuple[list[WorkFile], list[str]]:
+    """The grading folder of one submission, as stock nbgrader's autograde builds it: the
+    submission's files, then the assessment's own files (everything but the notebooks that
+    `generate_assignment` copied from the source folder: data, helper modules) over them —
+    read-only, except `exclude_overwriting`, where the trainee's copy counts. The notebooks graded
+    are not among them (their cells are sent to the kernel). Nothing of the hidden tests or
+    solutions is there: they live only in the source notebooks.
+
+    Returns the files and notes: a trainee file left out because Python would import it in
+    place of an installed or released module (`numpy.py`), a released file kept as the trainee's.
+    """
+    released = {
+        rel: path for rel, path in _files_under(source_dir).items() if not rel.endswith(".ipynb")
+    }
+    keep = {posixpath.normpath(p) for p in exclude_overwriting}
+    graded = {p.name for p in source_dir.glob("*.ipynb")}
+    files: dict[str, WorkFile] = {}
+    notes: list[str] = []
+    for rel, path in _files_under(submitted_dir).items():
+        if rel in graded or rel in SERVER_FILES:
+            continue
+        if rel in released and rel not in keep:
+            continue  # the instructor's copy is used
+        if _shadows(rel, set(released)):
+            notes.append(
+                f"{rel}: not put in the grading folder: Python would import it in place of the "
+                "module of that name / 같은 이름의 모듈을 가리므로 채점 폴더에 넣지 않았습니다"
+            )
+            continue
+        files[rel] = WorkFile(rel, path.read_bytes(), readonly=False)
+    for rel, path in released.items():
+        if rel in keep and rel in files:
+            continue  # the trainee's copy counts
+        files[rel] = WorkFile(rel, path.read_bytes(), readonly=True)
+    # a trainee's file where the release has a folder of that name, or the reverse: left out
+    ours = {f.path for f in files.values() if f.readonly}
+    for f in [f for f in files.values() if not f.readonly]:
+        if any(r.startswith(f.path + "/") or f.path.startswith(r + "/") for r in ours):
+            del files[f.path]
+            notes.append(
+                f"{f.path}: not put in the grading folder: it clashes with a released file"
+            )
+    return sorted(files.values(), key=lambda f: f.path), notes
 
 
 @dataclass
@@ -115,6 +221,10 @@ class NbgraderSubprocess:
     def grade(self, job: Job) -> Outcome:
         """Run nbgrader's autograde on the submission and read the scores back."""
         t0 = time.monotonic()
+        keep = []
+        if job.exclude_overwriting:
+            overwrite = {job.assessment: list(job.exclude_overwriting)}
+            keep.append(f"--Autograde.exclude_overwriting={json.dumps(overwrite)}")
         try:
             run = nbgrader(
                 job.course_dir,
@@ -124,6 +234,7 @@ class NbgraderSubprocess:
                 job.student,
                 "--force",
                 f"--ExecutePreprocessor.timeout={self.cell_timeout}",
+                *keep,
                 timeout=self.timeout,
             )
         except subprocess.TimeoutExpired:
@@ -179,6 +290,19 @@ class SandboxAutograder:
         reasons: list[str] = []
         notebooks: list[record.Notebook] = []
         exec_seconds = 0.0
+        files, notes = grading_files(source_dir, submitted, job.exclude_overwriting)
+        size = sum(len(f.data) for f in files)
+        limits = self.limits or Limits()
+        if size > limits.scratch_bytes // 2:
+            return Outcome(
+                "failed",
+                reason=(
+                    f"the grading folder's files are {size} bytes, more than half of the "
+                    f"{limits.scratch_bytes} bytes a grading kernel's working folder holds "
+                    "(the assessment's data files, or the submission's own); nothing was graded"
+                ),
+                seconds=time.monotonic() - t0,
+            )
         for source_path in sorted(source_dir.glob("*.ipynb")):
             name = source_path.stem
             source = json.loads(source_path.read_text(encoding="utf-8"))
@@ -205,7 +329,7 @@ class SandboxAutograder:
                 reasons.append(f"{source_path.name}: {e}")
                 continue
             p = plan(name, source, submission)
-            runs = self.backend.run(p.cells, self.limits)
+            runs = self.backend.run(p.cells, self.limits, files)
             exec_seconds += sum(r.seconds for r in runs)
             logs = {
                 role[5:]: record.cell_log(run)
@@ -222,12 +346,12 @@ class SandboxAutograder:
             reasons += [f"{name}:{gid}: {text}" for gid, text in explained.items()]
             notebooks.append(record.Notebook(name, submission, p, runs, scores, explained))
         status = next((s for s in ("rejected", "crashed", "timed out") if s in statuses), "graded")
-        log = ""
         if self.record_nbgrader:
             stamp = submitted / "timestamp.txt"
             timestamp = stamp.read_text().strip() if stamp.is_file() else None
-            notes = record.write(job.course_dir, job.assessment, job.student, notebooks, timestamp)
-            log = "\n".join(notes)
+            notes += record.write(
+                job.course_dir, job.assessment, job.student, notebooks, timestamp, files
+            )
             logs = {(c.notebook, c.cell): c.log for c in cells}
             cells = [
                 replace(c, log=logs.get((c.notebook, c.cell)))
@@ -237,7 +361,7 @@ class SandboxAutograder:
             status,
             cells,
             reason="; ".join(reasons)[:4000],
-            log=log,
+            log="\n".join(notes),
             seconds=time.monotonic() - t0,
             exec_seconds=exec_seconds,
         )

@@ -22,13 +22,14 @@ import json
 import shutil
 import threading
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .autograde import CellScore
 from .plan import Plan
-from .sandbox.base import CellRun
+from .sandbox.base import CellRun, WorkFile, check_work_path
 
 # nbgrader's own gradebook code makes SQLAlchemy warn while it creates a submission (stock
 # autograde does the same); the warning says nothing about our data
@@ -153,11 +154,13 @@ def write(
     student: str,
     notebooks: list[Notebook],
     timestamp: str | None = None,
+    files: Sequence[WorkFile] = (),
 ) -> list[str]:
-    """Write the autograded notebooks and gradebook entries of one submission; the notes of where
-    nbgrader's own reading differed from the trusted scores (the trusted ones were kept)."""
+    """Write the autograded notebooks and gradebook entries of one submission, and its grading
+    folder's other `files`; the notes of where nbgrader's own reading differed from the trusted
+    scores (the trusted ones were kept)."""
     with _lock(course):
-        return _write(course, assessment, student, notebooks, timestamp)
+        return _write(course, assessment, student, notebooks, timestamp, files)
 
 
 def _write(
@@ -166,6 +169,7 @@ def _write(
     student: str,
     notebooks: list[Notebook],
     timestamp: str | None,
+    files: Sequence[WorkFile],
 ) -> list[str]:
     import nbformat
     from nbgrader.api import Gradebook
@@ -187,18 +191,15 @@ def _write(
         else:
             gb.update_or_create_submission(assessment, student)
 
-    # the autograded folder: the submitted files, the source's other files over them
-    submitted = course / "submitted" / student / assessment
-    source = course / "source" / assessment
+    # the autograded folder: the grading folder's files (the submitted ones, the source's other
+    # files over them), as stock autograde leaves it
     dest = course / "autograded" / student / assessment
     shutil.rmtree(dest, ignore_errors=True)
     dest.mkdir(parents=True)
-    for folder in (submitted, source):
-        for path in folder.rglob("*"):
-            if path.is_file() and not path.is_symlink() and path.suffix != ".ipynb":
-                target = dest / path.relative_to(folder)
-                target.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(path, target)
+    for f in files:
+        target = dest / check_work_path(f.path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(f.data)
 
     notes: list[str] = []
     for notebook in notebooks:

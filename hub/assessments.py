@@ -41,6 +41,7 @@ from ..graders.autograde import (
 from ..graders.sandbox.base import Limits
 from ..graders.sandbox.pool import KernelPool
 from .core.archive import Entry, make_archive
+from .core.curriculum import Assessment as CurriculumAssessment
 from .core.curriculum import Curriculum
 from .core.deadlines import LatePolicy
 from .core.feedback import (
@@ -134,14 +135,18 @@ class Ops:
         path.mkdir(parents=True, exist_ok=True)
         return path
 
-    def source_dir(self, aid: str) -> Path:
-        """The nbgrader source folder of an assessment in labs/."""
+    def spec(self, aid: str) -> CurriculumAssessment:
+        """An assessment as the curriculum declares it."""
         for track in self.curriculum.tracks:
             for plan in track.stages.values():
                 for a in plan.assessments:
                     if a.id == aid:
-                        return Path(self.settings.labs_dir) / a.source_dir
+                        return a
         raise OperationError(f"no assessment {aid!r} in the curriculum")
+
+    def source_dir(self, aid: str) -> Path:
+        """The nbgrader source folder of an assessment in labs/."""
+        return Path(self.settings.labs_dir) / self.spec(aid).source_dir
 
 
 def _cohorts(ops: Ops, aid: str, cohort: str | None) -> list[str]:
@@ -347,7 +352,11 @@ def work(
             dest = course / "submitted" / username / aid
             _extract(ops.blobs.get(sha), dest)
             (dest / "timestamp.txt").write_text(_stamp(at))
-            outcome = grader.grade(Job(course, aid, username))
+            try:  # released files whose trainee copy counts
+                keep = ops.spec(aid).exclude_overwriting
+            except OperationError:  # no longer in the curriculum: graded from the course's copy
+                keep = ()
+            outcome = grader.grade(Job(course, aid, username, keep))
             with ops.sessions.begin() as s:
                 if not grading.finish(s, job_id, owner, ops.now()):
                     continue  # our lease ran out: the job is another worker's now

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import posixpath
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Protocol
 
 # Numerical libraries start a thread per core: on a many-core host that would eat the process
@@ -54,9 +58,83 @@ class CellRun:
     extra: dict[str, str] = field(default_factory=dict)
 
 
-class Backend(Protocol):
-    """Runs code cells in order in one fresh kernel that is thrown away afterwards."""
+@dataclass(frozen=True)
+class WorkFile:
+    """A file of a submission's grading folder (the kernel's working directory), as stock
+    nbgrader's autograde would have it there. `readonly`: the instructor's released copy, which
+    the kernel can read but not change, replace or remove; otherwise the trainee's own copy,
+    which the kernel may change as it likes."""
 
-    def run(self, cells: list[str], limits: Limits) -> list[CellRun]:
+    path: str  # relative, "/"-separated
+    data: bytes
+    readonly: bool
+
+
+def check_work_path(path: str) -> str:
+    """`path` if it is a plain relative path inside the grading folder, else ValueError."""
+    normal = posixpath.normpath(path)
+    if (
+        not path
+        or path.startswith("/")
+        or "\\" in path
+        or "\0" in path
+        or normal != path
+        or normal == "."
+        or normal.startswith("../")
+        or normal == ".."
+    ):
+        raise ValueError(f"not a relative path inside the grading folder: {path!r}")
+    return path
+
+
+def write_work_files(
+    root: Path, files: Sequence[WorkFile], *, owner: int | None = None, own_uid: int | None = None
+) -> None:
+    """Write `files` into the fresh, empty grading folder `root` before any submitted code runs.
+
+    Folders are made sticky and world-writable (1777), like /tmp: the kernel may create files
+    anywhere, but may not remove or rename what it does not own. Read-only files are left owned by
+    this (trusted) process, mode 0444; the trainee's own files are given to `own_uid` (the kernel's
+    uid, when this process may chown) or made 0666. Each folder holding a released Python module
+    gets an empty `__pycache__` the kernel cannot write to, so no forged bytecode can stand in for
+    the module. `owner` (when this process is root) is the uid the trusted files belong to."""
+    made: set[Path] = set()
+
+    def folder(path: Path) -> None:
+        for d in reversed([path, *path.parents]):
+            if d in made or not d.is_relative_to(root) or d == root:
+                continue
+            d.mkdir(exist_ok=True)
+            if owner is not None:
+                os.chown(d, owner, owner)
+            d.chmod(0o1777)
+            made.add(d)
+
+    for f in files:
+        target = root / check_work_path(f.path)
+        folder(target.parent)
+        target.write_bytes(f.data)
+        if f.readonly:
+            if owner is not None:
+                os.chown(target, owner, owner)
+            target.chmod(0o444)
+            if target.suffix == ".py":
+                cache = target.parent / "__pycache__"
+                cache.mkdir(exist_ok=True)
+                cache.chmod(0o755)
+        elif own_uid is not None:
+            os.chown(target, own_uid, own_uid)
+            target.chmod(0o644)
+        else:
+            target.chmod(0o666)
+
+
+class Backend(Protocol):
+    """Runs code cells in order in one fresh kernel that is thrown away afterwards, in a working
+    folder that holds `files` (graders/autograde.py `grading_files`)."""
+
+    def run(
+        self, cells: list[str], limits: Limits, files: Sequence[WorkFile] = ()
+    ) -> list[CellRun]:
         """One CellRun per cell, in order."""
         ...

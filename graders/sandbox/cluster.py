@@ -19,10 +19,12 @@ calls.
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import os
 import secrets
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -30,7 +32,7 @@ from urllib.parse import quote
 import requests
 
 from . import kubernetes as k8s
-from .base import CellRun, Limits
+from .base import CellRun, Limits, WorkFile
 from .podrunner import parse_log
 
 SERVICE_ACCOUNT = Path("/var/run/secrets/kubernetes.io/serviceaccount")
@@ -139,11 +141,19 @@ class KubernetesSandbox:
     def close(self) -> None:
         """Nothing is started ahead: every run has its own pod."""
 
-    def run(self, cells: list[str], limits: Limits) -> list[CellRun]:
-        """Run `cells` in a grading pod; one CellRun per cell."""
+    def run(
+        self, cells: list[str], limits: Limits, files: Sequence[WorkFile] = ()
+    ) -> list[CellRun]:
+        """Run `cells` in a grading pod whose grading folder holds `files`; one CellRun per
+        cell."""
         name = f"sadari-grade-{secrets.token_hex(6)}"
         ns = self.namespace
-        plan = {"cells": cells, "limits": dataclasses.asdict(limits)}
+        plan: dict[str, Any] = {"cells": cells, "limits": dataclasses.asdict(limits)}
+        if files:
+            plan["files"] = [
+                {"path": f.path, "data": base64.b64encode(f.data).decode(), "readonly": f.readonly}
+                for f in files
+            ]
         cm = k8s.grading_plan_config_map(name, ns, plan)
         job = k8s.grading_job(name, ns, self.image, name, limits, **self.job_options)
         cm_path = f"/api/v1/namespaces/{ns}/configmaps"

@@ -1,12 +1,14 @@
 """The `docker` grading sandbox: a fresh container of the grader image per submission.
 
 Each kernel runs in its own container: no network at all (`--network none`), a read-only root file
-system with size- and file-count-limited tmpfs folders for scratch and /tmp, a non-root user, no
-capabilities and no_new_privs, memory (no swap), CPU, pids, file-size, CPU-time and open-file
-limits. The container sees nothing of this machine but one folder: a small tmpfs of the trusted
-side's, mounted at /job/run, holding the kernel's connection file and its IPC sockets (the grader
-talks to the kernel over ZeroMQ IPC, since the container has no network). Hidden tests and other
-submissions are never in the container. Containers are single-use; a small pool is started ahead.
+system with a size- and file-count-limited tmpfs for /tmp, a non-root user, no capabilities and
+no_new_privs, memory (no swap), CPU, pids, file-size, CPU-time and open-file limits. The container
+sees nothing of this machine but two tmpfs folders of the trusted side's: /job/run, holding the
+kernel's connection file and its IPC sockets (the grader talks to the kernel over ZeroMQ IPC, since
+the container has no network), and /job/scratch, the kernel's working folder, where the trusted
+side puts the submission's grading folder (the released files read-only, the trainee's own files)
+before the first cell runs. Hidden tests and other submissions are never in the container.
+Containers are single-use; a small pool is started ahead.
 A grader that dies leaves containers labelled with its pid; the next grader removes them.
 
 Needs a Docker engine and the grader image (`python images/build.py grader`); the trusted side
@@ -23,10 +25,11 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .base import KERNEL_ENV, Limits
+from .base import KERNEL_ENV, Limits, WorkFile, write_work_files
 from .pool import Kernel, KernelPool, connect, connection_file
 
 UID = 1000  # the grader image's unprivileged user
@@ -74,7 +77,8 @@ def cleanup_stale_containers() -> None:
     for job in Path(tempfile.gettempdir()).glob("sadari-docker-*-*"):
         pid = job.name.split("-")[2]
         if pid.isdigit() and not Path(f"/proc/{pid}").exists():
-            subprocess.run(["umount", "-l", str(job / "run")], capture_output=True)
+            for folder in ("run", "scratch"):
+                subprocess.run(["umount", "-l", str(job / folder)], capture_output=True)
             shutil.rmtree(job, ignore_errors=True)
 
 
@@ -102,7 +106,8 @@ class DockerKernel(Kernel):
             self.proc.kill()
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.proc.wait(10)
-        subprocess.run(["umount", "-l", str(self.job_dir / "run")], capture_output=True)
+        for folder in ("run", "scratch"):
+            subprocess.run(["umount", "-l", str(self.job_dir / folder)], capture_output=True)
         shutil.rmtree(self.job_dir, ignore_errors=True)
 
 
@@ -145,8 +150,10 @@ class DockerSandbox(KernelPool):
             "--read-only",
             "--tmpfs",
             f"/tmp:{tmpfs},mode=1777",
-            "--tmpfs",
-            f"/job/scratch:{tmpfs},mode=0700,uid={UID},gid={UID}",
+            # the working folder is this machine's tmpfs (start_kernel), so that the grading
+            # folder's files can be put there (place) after the kernel has started
+            "--mount",
+            f"type=bind,source={job / 'scratch'},target=/job/scratch",
             "--mount",
             f"type=bind,source={job / 'run'},target=/job/run",
             "--user",
@@ -186,26 +193,32 @@ class DockerSandbox(KernelPool):
             "--HistoryManager.enabled=False",
         ]
 
+    def place(self, kernel: Kernel, files: Sequence[WorkFile]) -> None:
+        """Write the grading folder's files into the container's working folder: the released
+        ones root's and read-only, the trainee's own the kernel user's."""
+        assert isinstance(kernel, DockerKernel)
+        write_work_files(kernel.job_dir / "scratch", files, owner=0, own_uid=UID)
+
     def start_kernel(self, limits: Limits | None = None) -> Kernel:
         """Start one kernel container and wait until the kernel answers."""
         from jupyter_client import BlockingKernelClient
 
         limits = limits or self.limits
         job = Path(tempfile.mkdtemp(prefix=f"sadari-docker-{os.getpid()}-"))
-        (job / "run").mkdir()
-        # the only folder the container shares with this machine: 1 MB and 64 files at most
-        subprocess.run(
-            [
-                "mount",
-                "-t",
-                "tmpfs",
-                "-o",
-                f"size=1m,nr_inodes=64,mode=700,uid={UID},gid={UID},nosuid,nodev,noexec",
-                "tmpfs",
-                str(job / "run"),
-            ],
-            check=True,
-        )
+        # the folders the container shares with this machine: its sockets (1 MB and 64 files at
+        # most) and its working folder (root's and sticky, like /tmp: the released files put
+        # there stay the instructor's)
+        mounts = {
+            "run": f"size=1m,nr_inodes=64,mode=700,uid={UID},gid={UID}",
+            "scratch": f"size={limits.scratch_bytes},nr_inodes=4096,mode=1777,uid=0,gid=0",
+        }
+        for folder, options in mounts.items():
+            (job / folder).mkdir()
+            subprocess.run(
+                ["mount", "-t", "tmpfs", "-o", f"{options},nosuid,nodev,noexec", "tmpfs"]
+                + [str(job / folder)],
+                check=True,
+            )
         info = connection_file(job / "run", "/job/run/k")
         os.chown(job / "run" / "kernel.json", UID, UID)
         name = f"sadari-grade-{os.getpid()}-{secrets.token_hex(4)}"

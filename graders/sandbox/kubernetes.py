@@ -81,6 +81,10 @@ _BASE_LABELS: dict[str, str] = {
 # backends (a memory bomb gets a MemoryError).
 RUN_PATH = "/job/run"
 PLAN_PATH = "/job/plan"
+# The grading folder: an emptyDir both containers mount. The runner makes WORK_DIR in it (sticky,
+# like /tmp) and writes the plan's files there before the connection file; the kernel works there.
+WORK_PATH = "/job/work"
+WORK_DIR = f"{WORK_PATH}/files"
 
 
 def kernel_command(memory_bytes: int) -> list[str]:
@@ -92,7 +96,7 @@ def kernel_command(memory_bytes: int) -> list[str]:
         "--",
         "/bin/sh",
         "-c",
-        f"until [ -s {RUN_PATH}/kernel.json ]; do sleep 0.05; done; umask 0007; "
+        f"until [ -s {RUN_PATH}/kernel.json ]; do sleep 0.05; done; cd {WORK_DIR}; umask 0007; "
         f"export {' '.join(f'{k}={v}' for k, v in KERNEL_ENV.items())}; "
         f"exec prlimit --as={int(memory_bytes)} -- python -m ipykernel_launcher "
         f"-f {RUN_PATH}/kernel.json --IPKernelApp.no_stdout=False --HistoryManager.enabled=False",
@@ -206,6 +210,19 @@ def _plan_json(plan: dict[str, Any]) -> str:
     cells = plan.get("cells")
     if not isinstance(cells, list) or not all(isinstance(c, str) for c in cells):
         raise ValueError("the plan's 'cells' must be a list of strings (the code of each cell)")
+    files = plan.get("files", [])
+    if not isinstance(files, list) or not all(
+        isinstance(f, dict)
+        and set(f) == {"path", "data", "readonly"}
+        and isinstance(f["path"], str)
+        and isinstance(f["data"], str)
+        and isinstance(f["readonly"], bool)
+        for f in files
+    ):
+        raise ValueError(
+            "the plan's 'files' must be a list of {path, data (base64), readonly} (the grading"
+            " folder's files)"
+        )
     limits = plan.get("limits", {})
     if not isinstance(limits, dict) or not set(limits) <= _LIMITS_FIELDS:
         fields = ", ".join(sorted(_LIMITS_FIELDS))
@@ -228,7 +245,8 @@ def grading_plan_config_map(
 ) -> dict[str, Any]:
     """The v1 ConfigMap that carries one grading run's plan to the pod's runner container.
 
-    `plan` is {"cells": [code, ...], "limits": {Limits fields}} (graders/sandbox/podrunner.py);
+    `plan` is {"cells": [code, ...], "limits": {Limits fields}, "files": [{path, data (base64),
+    readonly}, ...]} (graders/sandbox/podrunner.py; `files` optional);
     it is stored under the key `plan.json` as canonical JSON (sorted keys, no spaces, UTF-8 kept
     as is), which the runner reads at `PLAN_PATH`/plan.json. The ConfigMap is immutable: once
     created, nobody can change the plan under a running grading (and the kubelet does not watch it).
@@ -247,7 +265,8 @@ def grading_plan_config_map(
     if size > MAX_CONFIG_MAP_BYTES:
         raise ValueError(
             f"the plan is {size} bytes of JSON, more than a ConfigMap can hold "
-            f"({MAX_CONFIG_MAP_BYTES} bytes = 1 MiB)"
+            f"({MAX_CONFIG_MAP_BYTES} bytes = 1 MiB); the grading folder's files travel in it: "
+            "keep an assessment's released data under about 700 KiB for the kubernetes grader"
         )
     return {
         "apiVersion": "v1",
@@ -292,9 +311,13 @@ def grading_job(
     - Container `kernel` runs `kernel_command(limits.memory_bytes)` from `image` as `kernel_uid`,
       with `HOME` and the working directory /job/scratch. Mounts: /job/run (shared), /job/scratch
       (an emptyDir with `medium: Memory` and `sizeLimit` = `limits.scratch_bytes`) and /tmp (an
-      emptyDir on the node's disk with the same `sizeLimit`). No plan.
+      emptyDir on the node's disk with the same `sizeLimit`), and the grading folder `WORK_PATH`
+      (shared, memory-backed, the same `sizeLimit`), whose `WORK_DIR` the runner fills with the
+      plan's files before the kernel starts there. No plan.
     - Container `runner` runs `RUNNER_COMMAND` from `image` as `runner_uid`. Mounts: /job/run
-      (shared) and the plan ConfigMap at `PLAN_PATH`, read-only, mode 0440. Nothing else.
+      and `WORK_PATH` (shared) and the plan ConfigMap at `PLAN_PATH`, read-only, mode 0440.
+      Nothing else. The released files it writes stay its own and read-only: the kernel, another
+      uid, can read them but not change, replace or remove them (the folders are sticky).
     - /job/run is a 1 MiB memory-backed emptyDir. The pod's `fsGroup` is `kernel_uid`: the kubelet
       gives the shared folder (and the plan's files) that group, with the setgid bit on the folder
       so what either container creates there keeps it. The kernel has it as its primary group; the
@@ -302,13 +325,14 @@ def grading_job(
       and connect to the kernel's group-accessible sockets). `kernel_uid` and `runner_uid` must be
       different positive integers: the kernel must not be able to act as the runner.
     - Resources: the kernel's requests equal its limits. The kernel gets `cpu` cores and
-      `limits.memory_bytes + 2 * limits.scratch_bytes + 64 MiB` of memory: its address space is
+      `limits.memory_bytes + 3 * limits.scratch_bytes + 64 MiB` of memory: its address space is
       limited to `limits.memory_bytes` by prlimit in its command (a memory bomb gets a MemoryError),
-      but memory-backed emptyDirs are charged to the container's memory cgroup (/job/scratch up to
-      `scratch_bytes`), and so is the page cache of what it writes to /tmp (up to `scratch_bytes`,
-      reclaimable); the 64 MiB cover /job/run and the rest. The cgroup limit is the backstop (an
-      OOM kill). The runner gets a small fixed 250m cpu and 128Mi of memory, which may burst to
-      512Mi while it drains a flood of output (so the pod is Burstable, not Guaranteed).
+      but memory-backed emptyDirs are charged to the container's memory cgroup (/job/scratch and
+      the grading folder, each up to `scratch_bytes`), and so is the page cache of what it writes
+      to /tmp (up to `scratch_bytes`, reclaimable); the 64 MiB cover /job/run and the rest. The
+      cgroup limit is the backstop (an OOM kill). The runner gets a small fixed 250m cpu and
+      128Mi of memory, which may burst to 512Mi while it drains a flood of output (so the pod is
+      Burstable, not Guaranteed).
     - No retries (`backoffLimit: 0`, `restartPolicy: Never`): retrying is the queue's decision.
     - `activeDeadlineSeconds` = ceil(`limits.total_seconds`) + `DEADLINE_MARGIN_SECONDS`.
     - `ttlSecondsAfterFinished` = `ttl_seconds` (0 deletes the finished Job at once).
@@ -347,7 +371,7 @@ def grading_job(
     scratch = str(scratch_bytes)
     kernel_resources = {
         "cpu": _cpu_quantity(cpu),
-        "memory": str(memory_bytes + 2 * scratch_bytes + _KERNEL_MEMORY_HEADROOM),
+        "memory": str(memory_bytes + 3 * scratch_bytes + _KERNEL_MEMORY_HEADROOM),
     }
 
     kernel = {
@@ -362,6 +386,7 @@ def grading_job(
             {"name": "run", "mountPath": RUN_PATH},
             {"name": "scratch", "mountPath": _SCRATCH_PATH},
             {"name": "tmp", "mountPath": "/tmp"},
+            {"name": "work", "mountPath": WORK_PATH},
         ],
     }
     runner = {
@@ -373,6 +398,7 @@ def grading_job(
         "volumeMounts": [
             {"name": "run", "mountPath": RUN_PATH},
             {"name": "plan", "mountPath": PLAN_PATH, "readOnly": True},
+            {"name": "work", "mountPath": WORK_PATH},
         ],
     }
     pod_spec = {
@@ -393,6 +419,7 @@ def grading_job(
             {"name": "plan", "configMap": {"name": plan_config_map, "defaultMode": 0o440}},
             {"name": "scratch", "emptyDir": {"medium": "Memory", "sizeLimit": scratch}},
             {"name": "tmp", "emptyDir": {"sizeLimit": scratch}},
+            {"name": "work", "emptyDir": {"medium": "Memory", "sizeLimit": scratch}},
         ],
     }
     return {

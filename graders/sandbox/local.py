@@ -24,10 +24,11 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .base import KERNEL_ENV, Limits
+from .base import KERNEL_ENV, Limits, WorkFile, write_work_files
 from .pool import Kernel, KernelPool, connect, connection_file, execute
 
 __all__ = ["LocalKernel", "LocalSandbox", "available", "cleanup_stale_jobs", "execute"]
@@ -235,12 +236,15 @@ class LocalSandbox(KernelPool):
         # (an unlimited inode count lets a flood of empty files eat kernel memory).
         mounts = {
             "run": (1024 * 1024, 64, 0o700),
-            "scratch": (limits.scratch_bytes, 4096, 0o755),
+            # the working folder: root's and sticky, so that the released files put there
+            # before the first cell (place) stay the instructor's
+            "scratch": (limits.scratch_bytes, 4096, 0o1777),
             "tmp": (limits.scratch_bytes, 4096, 0o1777),
         }
         for name, (size, inodes, mode) in mounts.items():
             (job / name).mkdir()
-            options = f"size={size},nr_inodes={inodes},mode={mode:o},uid={uid},gid={uid}"
+            owner = 0 if name == "scratch" else uid
+            options = f"size={size},nr_inodes={inodes},mode={mode:o},uid={owner},gid={owner}"
             subprocess.run(
                 ["mount", "-t", "tmpfs", "-o", f"{options},nosuid,nodev", "tmpfs", str(job / name)],
                 check=True,
@@ -263,6 +267,12 @@ class LocalSandbox(KernelPool):
             self.release(kernel)
             raise
         return kernel
+
+    def place(self, kernel: Kernel, files: Sequence[WorkFile]) -> None:
+        """Write the grading folder's files into the kernel's scratch folder (its working
+        directory): the released ones root's and read-only, the trainee's own the slot uid's."""
+        assert isinstance(kernel, LocalKernel)
+        write_work_files(kernel.job_dir / "scratch", files, owner=0, own_uid=kernel.uid)
 
     def close(self) -> None:
         """Stop the kernels started ahead, then give up this process's uids."""

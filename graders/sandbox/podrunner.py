@@ -11,7 +11,10 @@ A grading pod has two containers that share only a small memory-backed folder, /
 
     python -m sadari.graders.sandbox.podrunner --plan /job/plan/plan.json --run /job/run
 
-The plan file: {"cells": [code, ...], "limits": {Limits fields}}.
+The plan file: {"cells": [code, ...], "limits": {Limits fields}, "files": [{path, data (base64),
+readonly}, ...]}: the runner writes the files into the shared grading folder (`WORK_DIR`, sticky;
+the released ones read-only and its own, out of the kernel's reach) before the connection file, so
+they are there when the kernel starts in that folder.
 Output: one line `SADARI-RESULT {"runs": [CellRun as dict, ...]}`; exit status 0 when it ran (whatever
 the kernel did), 2 when the kernel never came up.
 """
@@ -19,6 +22,7 @@ the kernel did), 2 when the kernel never came up.
 from __future__ import annotations
 
 import argparse
+import base64
 import contextlib
 import dataclasses
 import json
@@ -27,7 +31,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .base import Limits
+from .base import Limits, WorkFile, write_work_files
+from .kubernetes import WORK_DIR
 from .pool import Kernel, connect, connection_file, execute
 
 MARKER = "SADARI-RESULT "
@@ -56,12 +61,23 @@ class PodKernel(Kernel):
         self.client.stop_channels()
 
 
-def run(plan_file: Path, run_dir: Path, start_timeout: float = 60.0) -> dict[str, Any]:
+def run(
+    plan_file: Path, run_dir: Path, start_timeout: float = 60.0, work_dir: Path | None = None
+) -> dict[str, Any]:
     """Run the plan's cells in the pod's kernel; the execution records."""
     from jupyter_client import BlockingKernelClient
 
     plan = json.loads(plan_file.read_text(encoding="utf-8"))
     limits = Limits(**plan.get("limits", {}))
+    # the grading folder first: the kernel starts there once the connection file exists
+    work = work_dir or Path(WORK_DIR)
+    work.mkdir()
+    work.chmod(0o1777)
+    files = [
+        WorkFile(f["path"], base64.b64decode(f["data"]), f["readonly"])
+        for f in plan.get("files", [])
+    ]
+    write_work_files(work, files)
     info = connection_file(run_dir, str(run_dir / "k"))
     (run_dir / "kernel.json").chmod(0o640)  # readable by the kernel's group, nobody else
     kernel = PodKernel(BlockingKernelClient(), limits)

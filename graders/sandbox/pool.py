@@ -23,12 +23,13 @@ import secrets
 import subprocess
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import zmq
 
-from .base import GATE, CellRun, Limits
+from .base import GATE, CellRun, Limits, WorkFile
 
 
 class Kernel:
@@ -145,11 +146,20 @@ class KernelPool:
         """Throw a used kernel away."""
         kernel.kill()
 
-    def run(self, cells: list[str], limits: Limits | None = None) -> list[CellRun]:
-        """Run `cells` in order in one fresh kernel; one CellRun each."""
+    def place(self, kernel: Kernel, files: Sequence[WorkFile]) -> None:
+        """Put `files` in the kernel's working folder before any cell runs."""
+        if files:
+            raise NotImplementedError(f"{type(self).__name__} cannot place files")
+
+    def run(
+        self, cells: list[str], limits: Limits | None = None, files: Sequence[WorkFile] = ()
+    ) -> list[CellRun]:
+        """Run `cells` in order in one fresh kernel whose working folder holds `files`; one
+        CellRun each."""
         limits = limits or self.limits
         kernel = self._take(limits)
         try:
+            self.place(kernel, files)
             return execute(kernel, cells, limits)
         finally:
             self.release(kernel)

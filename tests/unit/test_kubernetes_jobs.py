@@ -28,6 +28,7 @@ from sadari.graders.sandbox.kubernetes import (
     PLAN_PATH,
     RUN_PATH,
     RUNNER_COMMAND,
+    WORK_PATH,
     grading_job,
     grading_network_policy,
     grading_plan_config_map,
@@ -321,8 +322,13 @@ def test_plan_is_mounted_only_in_the_runner() -> None:
     assert plan_mount == {"name": "plan", "mountPath": PLAN_PATH, "readOnly": True}
     assert "plan" not in mounts(kernel(m))
     assert all(not v["mountPath"].startswith(PLAN_PATH) for v in kernel(m)["volumeMounts"])
-    assert mounts(runner(m)) == {"run": RUN_PATH, "plan": PLAN_PATH}
-    assert mounts(kernel(m)) == {"run": RUN_PATH, "scratch": "/job/scratch", "tmp": "/tmp"}
+    assert mounts(runner(m)) == {"run": RUN_PATH, "plan": PLAN_PATH, "work": WORK_PATH}
+    assert mounts(kernel(m)) == {
+        "run": RUN_PATH,
+        "scratch": "/job/scratch",
+        "tmp": "/tmp",
+        "work": WORK_PATH,
+    }
     # every volume is mounted somewhere, every mount names a volume
     mounted = set(mounts(kernel(m))) | set(mounts(runner(m)))
     assert mounted == set(volumes(m))
@@ -414,7 +420,7 @@ def test_limits_map_to_resources_exactly(
 ) -> None:
     m = job(limits=Limits(memory_bytes=memory, scratch_bytes=scratch), cpu=cpu)
     # the memory-backed /job/scratch and /tmp's page cache count against the container's memory
-    expected = {"cpu": cpu_quantity, "memory": str(memory + 2 * scratch + 64 * MiB)}
+    expected = {"cpu": cpu_quantity, "memory": str(memory + 3 * scratch + 64 * MiB)}
     assert kernel(m)["resources"] == {"requests": expected, "limits": expected}
     assert runner(m)["resources"] == {
         "requests": {"cpu": "250m", "memory": "128Mi"},
@@ -426,8 +432,8 @@ def test_limits_map_to_resources_exactly(
 
 
 def test_default_kernel_memory() -> None:
-    # 1 GiB address space + 2 x 128 MiB scratch + 64 MiB headroom
-    assert kernel(job())["resources"]["limits"]["memory"] == str(1344 * MiB)
+    # 1 GiB address space + 3 x 128 MiB (scratch, grading folder, /tmp) + 64 MiB headroom
+    assert kernel(job())["resources"]["limits"]["memory"] == str(1472 * MiB)
 
 
 @pytest.mark.parametrize("total", [300.0, 299.5, 0.1, 1.0, 3600.25])
