@@ -177,15 +177,19 @@ def is_ignored(path: str, rules: Rules) -> bool:
 
 
 def file_refused(path: str, rules: Rules) -> str | None:
-    """Why a file may not be in the upload (Korean and English, with what is allowed), or None
-    when it may: any type (`any_type`), a file of the release, a notebook, or a pattern match."""
+    """Why a file may not be in the upload (English and Korean, naming the allowed patterns), or
+    None when it may: any type (`any_type`), a file of the release, a notebook, or a pattern
+    match."""
     if rules.any_type or path in rules.release.files:
         return None
     if rules.notebooks and path.lower().endswith(".ipynb"):
         return None
     if any(glob_match(path, p) for p in rules.patterns):
         return None
-    return f"file type not accepted / 허용되지 않는 파일 형식 (allowed: {rules.allowed()})"
+    why = ["not a file of the release"] if rules.release.files else []
+    why += ["not a notebook"] if rules.notebooks else []
+    why.append(f"matches none of {' '.join(rules.patterns)}" if rules.patterns else "no pattern")
+    return f"file type not accepted ({', '.join(why)}) / 허용되지 않는 파일 형식"
 
 
 def check_notebook(path: str, data: bytes) -> str | None:

@@ -148,14 +148,24 @@ def test_a_file_is_accepted_when_released_a_notebook_or_declared() -> None:
     for path in ("data/values.npy", "data/arrays.npz", "new.ipynb", "data/x.csv", "helper.py"):
         assert file_refused(path, rules) is None, path
     why = file_refused("x.bin", rules)
-    assert why is not None and why.startswith("file type not accepted / 허용되지 않는 파일 형식")
-    assert "the files of the release" in why and "notebooks (*.ipynb)" in why
-    assert " ".join(DEFAULT_EXTRA_FILES) in why
+    assert why == (
+        "file type not accepted (not a file of the release, not a notebook, matches none of "
+        + " ".join(DEFAULT_EXTRA_FILES)
+        + ") / 허용되지 않는 파일 형식"
+    )
+    assert rules.allowed() == (
+        "the files of the release, notebooks (*.ipynb), files matching "
+        + " ".join(DEFAULT_EXTRA_FILES)
+        + " / 배포된 파일, 노트북, 패턴에 맞는 파일"
+    )
     assert file_refused("data/other.npy", rules)  # released: that path, not the type
     assert file_refused("x.bin", Rules(patterns=("*.bin",))) is None
     assert file_refused("x.bin", Rules(any_type=True, patterns=())) is None
     html_only = Rules(patterns=("*.html",), notebooks=False)
-    assert file_refused("a.ipynb", html_only) and file_refused("a.html", html_only) is None
+    assert file_refused("a.html", html_only) is None
+    assert file_refused("a.ipynb", html_only) == (
+        "file type not accepted (matches none of *.html) / 허용되지 않는 파일 형식"
+    )
 
 
 def test_nbgraders_clutter_and_metadata_are_dropped_not_refused() -> None:
