@@ -5,11 +5,14 @@
 from the token and stamps submissions itself. Every failure (unreachable service, timeout, a
 non-2xx answer with the service's `{"status", "message"}` error body, an answer of the wrong
 type) goes to the `fail` callback, which is the exchange's `fail` and raises nbgrader's
-`ExchangeError`.
+`ExchangeError`. When the service lists `problems` (a refused upload: each file and why), the
+message carries them, one a line, bounded (`MAX_PROBLEMS`, `PROBLEM_CHARS`, `MESSAGE_CHARS`), so
+the trainee sees which file to change.
 """
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Callable, Mapping
 from typing import Any, NoReturn
 from urllib.parse import quote
@@ -18,6 +21,39 @@ import requests
 
 API_PREFIX = "/api/v1/exchange"
 ZIP_TYPE = "application/zip"
+MAX_PROBLEMS = 20  # problems of a failed call shown in its message
+PROBLEM_CHARS = 300  # of each
+HEAD_CHARS = 1200  # of the service's message itself
+MESSAGE_CHARS = 8000  # of the whole message (above what the others add up to)
+WIDTH = 100  # columns of a message's lines
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _wrap(text: str, first: str = "", rest: str = "") -> list[str]:
+    return textwrap.wrap(
+        " ".join(text.split()),
+        WIDTH,
+        initial_indent=first,
+        subsequent_indent=rest,
+        break_long_words=True,
+        break_on_hyphens=False,
+    ) or [first.rstrip()]
+
+
+def problem_lines(problems: Any) -> list[str]:
+    """The service's `problems` as lines of a message: at most MAX_PROBLEMS, each cut short and
+    wrapped (JupyterLab's Assignment List shows the message in a <pre>, which does not wrap)."""
+    if not isinstance(problems, list):
+        return []
+    lines = []
+    for p in problems[:MAX_PROBLEMS]:
+        lines += _wrap(_cut(" ".join(str(p).split()), PROBLEM_CHARS), "  - ", "    ")
+    if len(problems) > MAX_PROBLEMS:
+        lines.append(f"  … and {len(problems) - MAX_PROBLEMS} more / 외 더 있음")
+    return lines
 
 
 def _q(segment: str | int) -> str:
@@ -97,13 +133,19 @@ class ServiceClient:
 
     @staticmethod
     def error_message(method: str, path: str, r: requests.Response) -> str:
-        """The message of a failed call: the service's own when it sent its JSON error body."""
+        """The message of a failed call: the service's own when it sent its JSON error body,
+        with each of its `problems` on a line of its own."""
         try:
             body = r.json()
         except ValueError:
             body = None
         if isinstance(body, dict) and isinstance(body.get("message"), str):
-            return f"{body['message']} (HTTP {body.get('status', r.status_code)})"
+            head = f"{body['message']} (HTTP {body.get('status', r.status_code)})"
+            problems = problem_lines(body.get("problems"))
+            if problems:  # long lines wrapped; a message without problems stays one line
+                lines = [*_wrap(_cut(head, HEAD_CHARS)), *problems]
+                return _cut("\n".join(lines), MESSAGE_CHARS)
+            return head
         snippet = " ".join(r.text.split())[:200]
         return f"The sadari service answered HTTP {r.status_code} to {method} {path}: {snippet}"
 

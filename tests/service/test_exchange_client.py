@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from nbgrader.auth import Authenticator
 from nbgrader.coursedir import CourseDirectory
 from nbgrader.exchange import ExchangeError, ExchangeFactory
@@ -35,6 +36,7 @@ from sadari.graders.exchange.archive import (
     safe_extract,
     zip_files,
 )
+from sadari.graders.exchange.client import MESSAGE_CHARS, WIDTH, ServiceClient
 from sadari.graders.exchange.listing import (
     FEEDBACK_MARKER,
     format_timestamp,
@@ -331,6 +333,50 @@ def test_service_url_and_token_come_from_the_environment_unless_configured(
     assert lister.service_url == "http://configured/services/sadari"
     assert lister.api_token == "tok-env"
     assert lister.cached is True
+
+
+# --- the service's problems in the message ----------------------------------------------------
+
+
+def answer(status: int, body: Any) -> requests.Response:
+    r = requests.Response()
+    r.status_code = status
+    r._content = json.dumps(body).encode()
+    r.headers["Content-Type"] = "application/json"
+    return r
+
+
+def test_a_refusal_names_each_file_and_stays_bounded() -> None:
+    problems = [
+        "submission da-basics-check:notes.exe: file type not accepted (not a file of the release,"
+        " not a notebook, matches none of *.py *.csv) / 허용되지 않는 파일 형식",
+        "submission da-basics-check:data/x.bin: file type not accepted / 허용되지 않는 파일 형식",
+    ]
+    body = {
+        "status": 400,
+        "message": "submission da-basics-check was refused",
+        "problems": problems,
+    }
+    message = ServiceClient.error_message("POST", "/x", answer(400, body))
+    lines = message.splitlines()
+    assert lines[0] == "submission da-basics-check was refused (HTTP 400)"
+    assert lines[1].startswith("  - submission da-basics-check:notes.exe: file type not accepted")
+    assert lines[2].startswith("    ") and "matches none of *.py *.csv" in message
+    assert lines[-1].startswith("  - submission da-basics-check:data/x.bin:")
+    assert all(len(line) <= WIDTH for line in lines)
+
+    flood = {**body, "problems": [f"up:{i:04}.exe: " + "x" * 5000 for i in range(500)]}
+    message = ServiceClient.error_message("POST", "/x", answer(400, flood))
+    lines = message.splitlines()
+    assert len(message) <= MESSAGE_CHARS and all(len(line) <= WIDTH for line in lines)
+    assert "up:0000.exe" in message and "up:0019.exe" in message and "up:0020.exe" not in message
+    assert message.endswith("… and 480 more / 외 더 있음")
+    # no problems: the one-line message as before
+    plain = {"status": 409, "message": "held back / 보류"}
+    assert (
+        ServiceClient.error_message("POST", "/x", answer(409, plain))
+        == "held back / 보류 (HTTP 409)"
+    )
 
 
 # --- refusals before any call -----------------------------------------------------------------
