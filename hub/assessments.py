@@ -51,6 +51,7 @@ from .core.feedback import (
     may_release_feedback,
     student_version_leaks,
 )
+from .core.nbmeta import nbgrader_hint
 from .settings import SadariSettings
 from .storage import BlobStore
 from .store import exchange as ex
@@ -163,11 +164,29 @@ def _files(root: Path) -> list[Entry]:
 
 
 def _run(course: Path, *args: str) -> None:
+    """`nbgrader ARGS` in a cohort's course (<data_dir>/courses/<cohort>); on failure an
+    OperationError of one line with nbgrader's own reason (core/nbmeta.py `nbgrader_hint`) and
+    where its full log was kept."""
     run = nbgrader(course, *args)
     if run.returncode != 0:
-        raise OperationError(
-            f"nbgrader {' '.join(args)} failed:\n{run.stdout[-3000:]}{run.stderr[-3000:]}"
-        )
+        log = _keep_log(course, args, f"{run.stdout}\n{run.stderr}")
+        notebook, hint = nbgrader_hint(f"{run.stdout}\n{run.stderr}")
+        what = f"{args[1]} ({notebook})" if len(args) > 1 and notebook else " ".join(args[1:2])
+        raise OperationError(f"nbgrader {args[0]} failed for {what}: {hint}\nfull log: {log}")
+
+
+def _keep_log(course: Path, args: tuple[str, ...], output: str) -> Path:
+    """Write a failed nbgrader run's output to <data_dir>/logs/nbgrader-<id>-<cohort>-<UTC>.log
+    (0600) and return its path."""
+    logs = course.parent.parent / "logs"
+    logs.mkdir(mode=0o700, parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    name = "-".join(["nbgrader", *(a for a in args[1:2]), course.name, stamp]) + ".log"
+    path = logs / name.replace("/", "_")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(f"$ nbgrader {' '.join(args)}  (course {course})\n{output}")
+    return path
 
 
 def _notebooks(folder: Path) -> dict[str, dict[str, Any]]:
