@@ -20,8 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from .assessments import OperationError
-from .core.curriculum import Curriculum, check_files
-from .core.labcheck import check_labs
+from .core.curriculum import Curriculum
 from .core.roster import Parsed, RosterRow, read_roster
 from .core.roster_mapping import FIELDS as ROSTER_FIELDS
 from .core.roster_mapping import MappingError, RosterMapping
@@ -125,52 +124,64 @@ def _scorecards(settings: SadariSettings, rebuild: bool) -> int:
     return 0
 
 
-def _check_rubrics(
-    curriculum: Curriculum, files: list[Path], contents: dict[str, bytes]
-) -> list[Problem]:
-    """The manual-grading rubrics (labs/<track>/project/rubric.yaml) against their notebooks."""
-    import yaml
-
-    from .core.labcheck import check_rubric, parse_notebook
-
-    problems: list[Problem] = []
-    for file in files:
-        try:
-            spec = yaml.safe_load(file.read_text(encoding="utf-8"))
-        except (UnicodeDecodeError, yaml.YAMLError) as e:
-            mark = getattr(e, "problem_mark", None)
-            line = mark.line + 1 if mark is not None else None
-            problems.append(Problem(str(file), line, "", f"not a readable YAML rubric: {e}"))
-            continue
-        notebooks = {}
-        for rel, data in contents.items():
-            nb, _ = parse_notebook(data, rel)
-            if nb is not None:
-                notebooks[rel] = nb
-        problems += check_rubric(spec, str(file), curriculum, notebooks)
-    return problems
-
-
 def cmd_curriculum_check(args: argparse.Namespace) -> int:
-    """`sadari curriculum check`: the manifest against its schema and the files in labs/ (see
-    core/labcheck.py for what is checked inside the notebooks)."""
+    """`sadari curriculum check [--update] [--install]`: the manifest against its schema and the
+    files in labs/, nbgrader's own validation of the assessments' notebooks and the packages they
+    declare (hub/courses.py); --update runs nbgrader's metadata update on the notebooks that need
+    it, --install pip-installs missing packages where grading runs in this Python."""
+    from . import courses
+
     s = _settings()
     curriculum = _load_curriculum(s)
-    labs = Path(s.labs_dir)
-    existing = {str(p.relative_to(labs)) for p in labs.rglob("*.ipynb")}
-    problems = check_files(curriculum, existing)
-    referenced = [nb for nb in curriculum.referenced_files() if nb in existing]
-    contents = {nb: (labs / nb).read_bytes() for nb in referenced}
-    problems += check_labs(curriculum, contents, str(labs))
-    rubrics = sorted(labs.glob("*/project/rubric.yaml"))
-    problems += _check_rubrics(curriculum, rubrics, contents)
-    if problems:
-        raise InputError(problems)
-    n_nb = len(curriculum.referenced_files())
-    print(
-        f"{s.curriculum_file}: OK — {len(curriculum.tracks)} tracks, {len(curriculum.stages)} "
-        f"stages, {len(curriculum.cohorts)} cohorts, {n_nb} notebooks found"
+    files = courses.LabsFiles(Path(s.labs_dir))
+    report = courses.check(s, curriculum, files)
+    changed: list[str] = []
+    if args.update and report.stale:
+        changed = courses.update_notebooks(files, report.stale)
+        for line in changed:
+            print(line)
+        report = courses.check(s, curriculum, files)
+    refused: list[str] = []
+    if args.install and report.packages:
+        done, refused = courses.install_packages(report, s.grader)
+        for line in done:
+            print(line)
+        changed += done
+        if done:
+            report = courses.check(s, curriculum, files)
+    for line in courses.package_lines(report, s.grader):
+        print(line)
+    for line in refused:
+        print(f"sadari: refused: {line}", file=sys.stderr)
+    if report.problems:
+        if not changed:
+            raise InputError(report.problems)
+        problems = "\n".join(str(p) for p in report.problems)
+        print(f"sadari: still to fix / 남은 문제:\n{problems}", file=sys.stderr)
+        return 2
+    print(f"{s.curriculum_file}: OK — {courses.summary(curriculum)}")
+    return 2 if refused else 0
+
+
+def cmd_course_import(args: argparse.Namespace) -> int:
+    """`sadari course import PATH --track T --stage S --due D [--assignment A ...] [--id]
+    [--title] [--weight] [--rescale] [--dry-run]`: bring an nbgrader course's assignments into
+    labs/ and the curriculum (hub/courses.py)."""
+    from . import courses
+
+    opts = courses.ImportOptions(
+        track=args.track,
+        stage=args.stage,
+        due=args.due,
+        assignments=args.assignment or [],
+        id=args.id,
+        title=args.title,
+        title_en=args.title_en,
+        weight=args.weight,
+        rescale=args.rescale,
+        dry_run=args.dry_run,
     )
+    courses.import_course(_settings(), Path(args.path), opts, print)
     return 0
 
 
@@ -672,9 +683,61 @@ def parser() -> argparse.ArgumentParser:
     cur = sub.add_parser("curriculum", help="the curriculum manifest").add_subparsers(
         dest="action", required=True
     )
-    cur.add_parser("check", help="validate labs/curriculum.yaml and its files").set_defaults(
-        func=cmd_curriculum_check
+    chk = cur.add_parser(
+        "check",
+        help="validate labs/curriculum.yaml, its files, the nbgrader metadata of the assessments "
+        "and the packages they declare",
     )
+    chk.add_argument(
+        "--update",
+        action="store_true",
+        help="run nbgrader's metadata update (nbgrader update) in place on the assessment "
+        "notebooks of an older nbgrader schema",
+    )
+    chk.add_argument(
+        "--install",
+        action="store_true",
+        help="pip-install the declared packages missing from this Python when grading runs in it "
+        "(images are never changed: the message says which requirements file to edit)",
+    )
+    chk.set_defaults(func=cmd_curriculum_check)
+    course = sub.add_parser("course", help="nbgrader courses").add_subparsers(
+        dest="action", required=True
+    )
+    ci = course.add_parser(
+        "import",
+        help="bring an nbgrader course's assignments (source/<assignment>/) into labs/ and the "
+        "curriculum",
+        description="Copies each assignment folder (notebooks, data, helper modules) to "
+        "labs/<track>/<stage>/assessments/<id>/, updates old nbgrader metadata, reads the points "
+        "from the graded cells and adds the assessment to labs/curriculum.yaml (comments and "
+        "layout kept); refuses, changing nothing, when the result does not pass `sadari "
+        "curriculum check`.",
+    )
+    ci.add_argument("path", help="the nbgrader course folder (the one holding source/)")
+    ci.add_argument("--track", required=True, help="the track id in the curriculum")
+    ci.add_argument("--stage", required=True, help="the stage id (basics, advanced, project)")
+    ci.add_argument(
+        "--due",
+        required=True,
+        help="'+N d HH:MM' after the cohort start (e.g. '+14d 18:00') or ISO",
+    )
+    ci.add_argument(
+        "--assignment", action="append", help="import only this assignment (repeatable)"
+    )
+    ci.add_argument("--id", help="the assessment id (default: the assignment name, lower-cased)")
+    ci.add_argument("--title", help="its title (default: the assignment name)")
+    ci.add_argument("--title-en", help="its English title (default: --title)")
+    ci.add_argument(
+        "--weight", type=float, help="its share of the stage score (default: equal shares)"
+    )
+    ci.add_argument(
+        "--rescale",
+        action="store_true",
+        help="scale the stage's other assessments so the weights still add up to 1",
+    )
+    ci.add_argument("--dry-run", action="store_true", help="show what it would do, change nothing")
+    ci.set_defaults(func=cmd_course_import)
     demo = sub.add_parser("demo", help="demo data").add_subparsers(dest="action", required=True)
     seed = demo.add_parser("seed", help="create the demo cohort")
     seed.add_argument("--trainees", type=int, default=12)
