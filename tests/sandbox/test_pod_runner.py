@@ -10,6 +10,7 @@ pod's log, and the records are scored by graders/plan.py like every other backen
 
 from __future__ import annotations
 
+import base64
 import json
 import secrets
 import shutil
@@ -58,14 +59,27 @@ def pod_dir() -> Iterator[Path]:
         check=True,
     )
     (root / "plan").mkdir(mode=0o750)
+    # the grading folder: an emptyDir as the kubelet makes it with fsGroup (0777, setgid, the
+    # kernel's group); the runner fills it before the kernel starts there
+    (root / "work").mkdir()
+    subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size=16m,mode=2777,gid={KERNEL_UID}", "tmpfs"]
+        + [str(root / "work")],
+        check=True,
+    )
     yield root
+    subprocess.run(["umount", "-l", str(root / "work")], capture_output=True)
     subprocess.run(["umount", "-l", str(root / "run")], capture_output=True)
     shutil.rmtree(root, ignore_errors=True)
 
 
-def run_pod(image: str, pod: Path, cells: list[str]) -> list[CellRun]:
+def run_pod(
+    image: str, pod: Path, cells: list[str], files: list[dict[str, object]] | None = None
+) -> list[CellRun]:
     plan_file = pod / "plan" / "plan.json"
-    plan_file.write_text(json.dumps({"cells": cells, "limits": asdict(LIMITS)}))
+    plan_file.write_text(
+        json.dumps({"cells": cells, "limits": asdict(LIMITS), "files": files or []})
+    )
     for path in (pod / "plan", plan_file):
         shutil.chown(path, RUNNER_UID, RUNNER_UID)
     plan_file.chmod(0o400)
@@ -76,7 +90,8 @@ def run_pod(image: str, pod: Path, cells: list[str]) -> list[CellRun]:
     subprocess.run(
         ["docker", "run", "-d", "--name", name, *common, "--user", f"{KERNEL_UID}:{KERNEL_UID}"]
         + ["--tmpfs", f"/job/scratch:uid={KERNEL_UID},gid={KERNEL_UID}"]
-        + ["-v", f"{pod / 'run'}:{k8s.RUN_PATH}", "-w", "/job/scratch"]
+        + ["-v", f"{pod / 'run'}:{k8s.RUN_PATH}", "-v", f"{pod / 'work'}:{k8s.WORK_PATH}"]
+        + ["-w", "/job/scratch"]
         + ["-e", "HOME=/job/scratch", "--entrypoint", kernel[0], image, *kernel[1:]],
         check=True,
         capture_output=True,
@@ -85,6 +100,7 @@ def run_pod(image: str, pod: Path, cells: list[str]) -> list[CellRun]:
         runner = subprocess.run(
             ["docker", "run", "--rm", *common, "--user", f"{RUNNER_UID}:{RUNNER_UID}"]
             + ["--group-add", str(KERNEL_UID), "-v", f"{pod / 'run'}:{k8s.RUN_PATH}"]
+            + ["-v", f"{pod / 'work'}:{k8s.WORK_PATH}"]
             + ["-v", f"{pod / 'plan'}:{k8s.PLAN_PATH}:ro", image, *k8s.RUNNER_COMMAND],
             capture_output=True,
             text=True,
@@ -128,3 +144,34 @@ def test_an_infinite_loop_times_out_and_the_rest_is_not_run(image: str, pod_dir:
 def test_a_kernel_that_kills_itself_is_seen_dead(image: str, pod_dir: Path) -> None:
     runs = run_pod(image, pod_dir, ["x = 1", "import os; os._exit(0)", "print(x)"])
     assert [r.status for r in runs] == ["ok", "dead", "not-run"], runs
+
+
+def test_the_grading_folder_holds_the_plans_files(image: str, pod_dir: Path) -> None:
+    def b64(text: str) -> str:
+        return base64.b64encode(text.encode()).decode()
+
+    files = [
+        {"path": "data/released.txt", "data": b64("instructor"), "readonly": True},
+        {"path": "mine.txt", "data": b64("trainee"), "readonly": False},
+    ]
+    runs = run_pod(
+        image,
+        pod_dir,
+        [
+            "import os; print(os.getcwd(), open('data/released.txt').read(), open('mine.txt').read())",
+            "open('data/released.txt', 'w')",
+            "os.remove('data/released.txt')",
+            "os.rename('data', 'elsewhere')",
+            "open('mine.txt', 'a').write('!'); open('new.txt', 'w').write('new')",
+            "print(open('data/released.txt').read(), open('mine.txt').read())",
+        ],
+        files,
+    )
+    assert runs[0].status == "ok" and runs[0].output.split() == [
+        k8s.WORK_DIR,
+        "instructor",
+        "trainee",
+    ]
+    assert [r.ename for r in runs[1:4]] == ["PermissionError"] * 3, runs[1:4]
+    assert runs[4].status == "ok", runs[4]
+    assert runs[5].output.split() == ["instructor", "trainee!"]

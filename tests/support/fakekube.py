@@ -4,8 +4,9 @@ No cluster can run here (no kind/k3s images), so this is a mock of the API serve
 the calls grading makes (graders/sandbox/cluster.py): it keeps ConfigMaps and Jobs in memory,
 checks the bearer token, and runs each Job's pod FOR REAL on the Docker engine from the Job's own
 manifest: its image, the two containers' commands and users, the plan from the ConfigMap mounted
-read-only in the runner alone, the shared memory-backed /job/run (a tmpfs with the pod's fsGroup),
-no network. The runner's output is the pod's log; its exit ends the pod.
+read-only in the runner alone, the shared memory-backed /job/run (a tmpfs with the pod's fsGroup)
+and the other emptyDirs both containers mount (the grading folder), no network. The runner's
+output is the pod's log; its exit ends the pod.
 """
 
 from __future__ import annotations
@@ -72,6 +73,28 @@ class FakeCluster:
             + ["tmpfs", str(root / "run")],
             check=True,
         )
+        # the other emptyDirs both containers mount (the grading folder): as the kubelet makes
+        # them with an fsGroup (0777 with setgid, the fsGroup's), limited to their sizeLimit
+        mounts = {
+            c: {m["name"]: m["mountPath"] for m in containers[c]["volumeMounts"]}
+            for c in containers
+        }
+        shared = [
+            n for n in set(mounts["kernel"]) & set(mounts["runner"]) if n in sizes and n != "run"
+        ]
+        for name in shared:
+            (root / name).mkdir()
+            subprocess.run(
+                [
+                    "mount",
+                    "-t",
+                    "tmpfs",
+                    "-o",
+                    f"size={quantity(sizes[name])},mode=2777,gid={fs_group}",
+                ]
+                + ["tmpfs", str(root / name)],
+                check=True,
+            )
         (root / "plan" / "plan.json").write_text(plan)
         for path in (root / "plan", root / "plan" / "plan.json"):
             shutil.chown(path, r_uid, fs_group)
@@ -97,6 +120,7 @@ class FakeCluster:
                 ["docker", "run", "-d", "--name", kname, *common, *kernel_flags]
                 + ["--user", f"{k_uid}:{fs_group}", "-w", "/job/scratch"]
                 + ["-e", "HOME=/job/scratch", "-v", f"{root / 'run'}:/job/run"]
+                + [a for n in shared for a in ("-v", f"{root / n}:{mounts['kernel'][n]}")]
                 + ["--entrypoint", kernel["command"][0], kernel["image"], *kernel["command"][1:]],
                 check=True,
                 capture_output=True,
@@ -107,6 +131,7 @@ class FakeCluster:
                 + ["--user", f"{r_uid}:{r_uid}"]
                 + ["--group-add", str(fs_group), "-v", f"{root / 'run'}:/job/run"]
                 + ["-v", f"{root / 'plan'}:/job/plan:ro"]
+                + [a for n in shared for a in ("-v", f"{root / n}:{mounts['runner'][n]}")]
                 + ["--entrypoint", runner["command"][0], runner["image"], *runner["command"][1:]],
                 capture_output=True,
                 text=True,
@@ -117,7 +142,8 @@ class FakeCluster:
                 print(f"fake pod {pod_name}: runner exit {out.returncode}: {out.stderr[-2000:]}")
         finally:
             subprocess.run(["docker", "rm", "-f", kname], capture_output=True)
-            subprocess.run(["umount", "-l", str(root / "run")], capture_output=True)
+            for name in ["run", *shared]:
+                subprocess.run(["umount", "-l", str(root / name)], capture_output=True)
             shutil.rmtree(root, ignore_errors=True)
 
     def _set(self, pod: str, phase: str, exit_code: int | None = None, log: str = "") -> None:
