@@ -32,9 +32,9 @@ from sadari.hub.core.membership import is_managed, team_group
 from sadari.hub.core.roster import parse_roster
 from sadari.hub.core.yamlsrc import InputError
 from sadari.hub.handlers import default_handlers
-from sadari.hub.handlers.selection import leaderboard, pseudonym, standing
 from sadari.hub.service import Context
 from sadari.hub.settings import SadariSettings
+from sadari.hub.standing import leaderboard, pseudonym, standing
 from sadari.hub.storage import LocalBlobStore
 from sadari.hub.store import exchange as ex
 from sadari.hub.store import repo

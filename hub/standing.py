@@ -1,0 +1,125 @@
+"""A trainee's standing in their cohort's newest visible selection, and the cohort's pseudonymous
+leaderboard: what the selection API (handlers/selection.py) and the trainee's page show."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from . import selection as workflow
+from .store import repo
+from .store import selection as db
+from .store.models import Selection
+
+
+def _visible(
+    s: Session, cohort_id: int, username: str | None
+) -> tuple[Selection, dict[str, Any] | None] | None:
+    """The newest selection of the cohort trainees may see (and `username`'s row in it)."""
+    for sel in db.selections_of(s, cohort_id, workflow.VISIBLE):
+        row = next((r for r in sel.rows if r["trainee"] == username), None)
+        if username is None or row is not None:
+            return sel, row
+    return None
+
+
+def standing(s: Session, username: str) -> dict[str, Any]:
+    """A trainee's own outcome in the newest visible selection of their cohort: rank, total and
+    its parts, eligibility reasons, cutoff and gap, selected and why, the override in force."""
+    e = repo.active_enrollment(repo.member(s, username))
+    found = _visible(s, e.cohort_id, username) if e else None
+    if found is None or found[1] is None:
+        return {"username": username, "selection": None}
+    sel, row = found[0], found[1]
+    o = db.effective_overrides(sel).get(username)
+    parts = [
+        {"component": c["id"], "kind": c["kind"]}
+        | {
+            f: row[f"{c['id']}:{f}"]
+            for f in ("raw", "penalty", "percent", "normalised", "weight", "contribution")
+        }
+        for c in sel.policy["components"]
+        if row.get(f"{c['id']}:weight") is not None
+    ]
+    return {
+        "username": username,
+        "selection": {"id": sel.id, "stage": sel.stage, "source": sel.source, "status": sel.status},
+        "pool": row["pool"],
+        "pool_size": next((p["size"] for p in sel.pools if p["name"] == row["pool"]), None),
+        "rank": row["rank"],
+        "total": row["total"],
+        "parts": parts,
+        "eligible": row["eligible"],
+        "reasons": [r for r in str(row["reasons"] or "").split("; ") if r],
+        "cutoff": row["cutoff"],
+        "gap": row["gap"],
+        "selected": row["selected"],
+        "why": row["why"],
+        "override": {"action": o.action, "reason": o.reason} if o else None,
+        "advances": workflow.final_advance(sel)[username],
+    }
+
+
+def pseudonym(key: bytes, selection_id: int, username: str) -> str:
+    """A stable pseudonym of a trainee within one selection (8 hex digits), keyed with a server
+    secret: knowing the cohort's usernames is not enough to tell who is behind one."""
+    return hmac.new(key, f"{selection_id}:{username}".encode(), hashlib.sha256).hexdigest()[:8]
+
+
+def leaderboard(
+    s: Session,
+    cohort: str,
+    username: str,
+    *,
+    staff: bool,
+    key: bytes,
+    top: int = 10,
+    around: int = 2,
+) -> dict[str, Any]:
+    """The pseudonymous leaderboard of the cohort's newest visible selection: per pool the top
+    `top` plus the caller's neighbours (+-`around`); trainees see only their own pool."""
+    co = db.cohort_row(s, cohort)
+    found = _visible(s, co.id, None if staff else username)
+    if found is None:
+        return {"cohort": cohort, "selection": None, "pools": []}
+    sel, own = found
+    if not staff and own is None:
+        return {"cohort": cohort, "selection": None, "pools": []}
+    by_pool: dict[str, list[Mapping[str, Any]]] = {}
+    for row in sel.rows:
+        by_pool.setdefault(row["pool"], []).append(row)
+    pools = []
+    for name, rows in sorted(by_pool.items()):
+        if own is not None and name != own["pool"]:
+            continue
+        mine = own["rank"] if own is not None else None
+        shown = [
+            r
+            for r in rows
+            if r["rank"] <= top or (mine is not None and abs(r["rank"] - mine) <= around)
+        ]
+        pools.append(
+            {
+                "pool": name,
+                "size": len(rows),
+                "entries": [
+                    {
+                        "rank": r["rank"],
+                        "pseudonym": pseudonym(key, sel.id, r["trainee"]),
+                        "total": r["total"],
+                        "eligible": r["eligible"],
+                        "you": r["trainee"] == username,
+                    }
+                    for r in sorted(shown, key=lambda r: r["rank"])
+                ],
+            }
+        )
+    return {
+        "cohort": cohort,
+        "selection": {"id": sel.id, "stage": sel.stage, "status": sel.status},
+        "pools": pools,
+    }
