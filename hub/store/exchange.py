@@ -12,11 +12,12 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from ..core.audit import naive_utc
 from ..core.deadlines import LatePolicy, effective_due, final_score, lateness
+from ..core.manual import decide
 from . import scorecards
 from .models import (
     Assessment,
@@ -32,7 +33,7 @@ from .models import (
     Submission,
     Track,
 )
-from .repo import NotFound, active_enrollment, append_audit, member
+from .repo import Invalid, NotFound, active_enrollment, append_audit, member
 
 
 def _latest_release(s: Session, assessment_id: int) -> Release | None:
@@ -435,31 +436,189 @@ def record_manual_grades(
     the cells of kind manual are stored and the result recomputed, keeping the grading's status
     and reason (a crashed run stays crashed). Autograded cells are the grading's and stay as it
     left them. A submission without a grading to amend (none yet, or it failed) is left alone:
-    None."""
+    None.
+
+    Grades given in sadari's pages win: a cell a person graded there (origin `sadari`) is never
+    overwritten, a cell formgrader has no points for is not emptied, and a cell whose points did
+    not change is not written again (its version stays, so nobody grading it in the browser is
+    told it changed)."""
     if sub.result is None or sub.result.status == "failed":
         return None
-    _store_grades(s, sub, [g for g in grades if g.kind == "manual"], actor=actor, now=now)
+    existing = {
+        (g.notebook, g.cell): g for g in s.scalars(select(Grade).filter_by(submission_id=sub.id))
+    }
+    fill = []
+    for g in grades:
+        row = existing.get((g.notebook, g.cell))
+        if g.kind != "manual" or g.score is None:
+            continue
+        if row is not None and (row.origin == "sadari" or row.score == g.score):
+            continue
+        fill.append(g)
+    _store_grades(s, sub, fill, actor=actor, now=now, origin="formgrader")
     return compute_result(s, sub, now)
 
 
 def _store_grades(
-    s: Session, sub: Submission, grades: Iterable[CellGrade], *, actor: str, now: datetime
+    s: Session,
+    sub: Submission,
+    grades: Iterable[CellGrade],
+    *,
+    actor: str,
+    now: datetime,
+    origin: str = "grader",
 ) -> None:
+    """Store cell grades as `origin` set them, each changed row's version bumped. A grading's
+    manual cell that a person graded in sadari keeps that person's points and comment (the
+    answer is the same submission's); an autograded cell's points changed by hand are the new
+    grading's again (the change was of the earlier run's verdict)."""
     existing = {
         (g.notebook, g.cell): g for g in s.scalars(select(Grade).filter_by(submission_id=sub.id))
     }
     for cg in grades:
         row = existing.get((cg.notebook, cg.cell))
+        log = getattr(cg, "log", None)
         if row is None:
-            row = Grade(submission_id=sub.id, notebook=cg.notebook, cell=cg.cell)
+            row = Grade(submission_id=sub.id, notebook=cg.notebook, cell=cg.cell, version=1)
             s.add(row)
             existing[(cg.notebook, cg.cell)] = row
+        else:
+            row.version = Grade.version + 1  # in SQL: a write racing this one sees it
+            if row.origin == "sadari" and row.kind == "manual" and cg.kind == "manual":
+                row.max_score = cg.max_score
+                if log is not None:
+                    row.log = log[:LOG_CHARS]
+                continue
         row.score, row.max_score, row.kind = cg.score, cg.max_score, cg.kind
         row.graded_at, row.graded_by = naive_utc(now), actor
-        log = getattr(cg, "log", None)
+        row.origin, row.comment, row.reason = origin, None, None
         if log is not None:  # a manual grade imported later keeps the run's log
             row.log = log[:LOG_CHARS]
     s.flush()
+
+
+class StaleGrade(Exception):
+    """A grade written from a page that saw another version than the stored one: someone else
+    graded the answer meanwhile. `current` is the stored grade (`grade_view`)."""
+
+    def __init__(self, message: str, current: dict[str, Any]):
+        super().__init__(message)
+        self.current = current
+
+
+def grade_view(g: Grade) -> dict[str, Any]:
+    """A stored grade as the pages and the API show it."""
+    return {
+        "submission": g.submission_id,
+        "notebook": g.notebook,
+        "cell": g.cell,
+        "score": g.score,
+        "max_score": g.max_score,
+        "kind": g.kind,
+        "origin": g.origin,
+        "comment": g.comment or "",
+        "reason": g.reason or "",
+        "version": g.version,
+        "graded_by": g.graded_by,
+        "graded_at": g.graded_at,
+    }
+
+
+def grade_of(s: Session, sub: Submission, notebook: str, cell: str) -> Grade:
+    """The stored grade of one cell of a submission (NotFound if the gradebook has none)."""
+    row = s.scalars(
+        select(Grade).filter_by(submission_id=sub.id, notebook=notebook, cell=cell)
+    ).first()
+    if row is None:
+        raise NotFound(
+            f"submission {sub.id} has no graded cell {notebook}/{cell} / 채점할 칸이 없습니다"
+        )
+    return row
+
+
+def write_grade(
+    s: Session,
+    sub: Submission,
+    notebook: str,
+    cell: str,
+    *,
+    points: Any,
+    comment: str,
+    version: Any,
+    reason: str,
+    actor: str,
+    now: datetime,
+) -> Grade:
+    """A person's grade of one cell, given in sadari's pages: the points (0 to the cell's
+    maximum), a comment for the trainee, and for an autograded cell the reason its points change.
+    Written only over the `version` the person saw (else StaleGrade with the stored grade, and
+    nothing written); the version is bumped, the result recomputed keeping the grading's status,
+    and the change audited (`grade.manual`, or `grade.adjust` with the reason). A submission
+    whose grading failed has nothing to amend (Invalid)."""
+    if sub.result is None or sub.result.status == "failed":
+        raise Invalid(
+            f"submission {sub.id} has no grading to amend (not graded, or its grading failed) "
+            "/ 채점 결과가 없는 제출물입니다"
+        )
+    row = grade_of(s, sub, notebook, cell)
+    decision = decide(
+        kind=row.kind,
+        max_score=row.max_score,
+        stored_version=row.version,
+        points=points,
+        version=version,
+        reason=reason,
+    )
+    if decision.verdict == "invalid":
+        raise Invalid(decision.message)
+    if decision.verdict == "stale":
+        raise StaleGrade(decision.message, grade_view(row))
+    before = (row.score, row.comment or "")
+    manual = row.kind == "manual"
+    done = s.execute(
+        update(Grade)
+        .where(Grade.id == row.id, Grade.version == version)
+        .values(
+            score=float(points),
+            comment=comment.strip() or None,
+            reason=None if manual else reason.strip(),
+            origin="sadari",
+            graded_by=actor,
+            graded_at=naive_utc(now),
+            version=Grade.version + 1,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    s.refresh(row)
+    if done.rowcount != 1:  # written by someone else between our read and our write
+        raise StaleGrade(
+            f"someone else graded this answer meanwhile (version {row.version}) "
+            "/ 그사이 다른 사람이 이 답을 채점했습니다",
+            grade_view(row),
+        )
+    compute_result(s, sub, now)
+    a = sub.assessment
+    append_audit(
+        s,
+        now=now,
+        actor=actor,
+        action="grade.manual" if manual else "grade.adjust",
+        target=f"user:{sub.member.username}",
+        details={
+            "assessment": a.slug,
+            "cohort": a.stage.track.cohort.slug,
+            "submission": sub.id,
+            "notebook": notebook,
+            "cell": cell,
+            "from": before[0],
+            "to": row.score,
+            "max_score": row.max_score,
+            "version": row.version,
+        }
+        | ({"comment": row.comment} if row.comment != (before[1] or None) else {}),
+        reason=None if manual else row.reason,
+    )
+    return row
 
 
 def record_failure(s: Session, sub: Submission, reason: str, *, now: datetime) -> Result:
@@ -539,6 +698,11 @@ def cell_rows(s: Session, sub: Submission) -> list[dict[str, Any]]:
             "max_score": g.max_score,
             "kind": g.kind,
             "log": g.log or "",
+            "origin": g.origin,
+            "comment": g.comment or "",
+            "reason": g.reason or "",
+            "version": g.version,
+            "graded_by": g.graded_by,
         }
         for g in grades
     ]

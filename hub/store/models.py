@@ -252,6 +252,13 @@ class Grade(Base):
     graded_at: Mapped[datetime] = mapped_column(DateTime)
     graded_by: Mapped[str] = mapped_column(String(128))
     log: Mapped[str | None] = mapped_column(Text)  # the test's output and error, truncated
+    # who set the score: a grading run (grader), formgrader read back (formgrader), a person in
+    # sadari's pages (sadari: never overwritten by an import or a later grading of a manual cell)
+    origin: Mapped[str] = mapped_column(String(16), default="grader", server_default="grader")
+    comment: Mapped[str | None] = mapped_column(Text)  # the grader's words to the trainee
+    reason: Mapped[str | None] = mapped_column(Text)  # why an autograded cell's points changed
+    # bumped by every change; a write from a page that saw another version is refused
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
 
 class Result(Base):
