@@ -28,7 +28,7 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from nbgrader.api import MissingEntry
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, object_session, sessionmaker
 
 from ..graders.autograde import (
     Autograder,
@@ -426,7 +426,9 @@ def _gradebook_time(course: Path, aid: str, username: str) -> datetime | None:
 def import_manual_grades(ops: Ops, aid: str, cohort: str | None = None) -> int:
     """Read the manual grades of the course gradebooks (formgrader's) into the record: each
     result keeps its grading's status and reason (ex.record_manual_grades). Only submissions
-    whose grading the gradebook holds (the same server time) and that have a grading to amend."""
+    whose grading the gradebook holds (the same server time) and that have a grading to amend.
+    Grades given in sadari's grading pages win: the import never overwrites them, and only
+    brings points formgrader has (it never empties a cell); how many results it touched."""
     n = 0
     for c in _cohorts(ops, aid, cohort):
         course = ops.course_dir(c)
@@ -449,8 +451,13 @@ def import_manual_grades(ops: Ops, aid: str, cohort: str | None = None) -> int:
 
 
 def _summary_html(sub: Submission, a: Assessment) -> bytes:
+    """sadari's score summary for the trainee: the result, and the cells graded by hand (points
+    and the grader's comment) or whose autograded points a person changed (with the reason)."""
     env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=select_autoescape())
     r = sub.result
+    s = object_session(sub)
+    cells = ex.cell_rows(s, sub) if s is not None else []
+    by_hand = [c for c in cells if c["kind"] == "manual" or c["origin"] == "sadari"]
     return (
         env.get_template("feedback_summary.html")
         .render(
@@ -459,6 +466,7 @@ def _summary_html(sub: Submission, a: Assessment) -> bytes:
             r=r,
             policy=LatePolicy.from_dict(a.late_policy).describe(),
             due=datetime.fromisoformat(r.details["due_at"]) if r else None,
+            by_hand=by_hand,
         )
         .encode()
     )
