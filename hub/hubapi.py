@@ -2,7 +2,8 @@
 
 `HubAPI` wraps the calls sadari needs (users, groups, membership) with the service's own token;
 `sync_membership` brings the hub's groups in line with sadari's database using the pure plan from
-core/membership.py.
+core/membership.py. `server_states`, `start_server` and `stop_server` serve the staff's trainees
+pages (hub/trainees.py).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from urllib.parse import quote, urlencode
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 
 from .core.membership import SyncPlan, plan_sync
+from .core.trainee_list import ServerState, states_of
 
 log = logging.getLogger("sadari.hubapi")
 PAGINATED = "application/jupyterhub-pagination+json"
@@ -97,6 +99,28 @@ class HubAPI:
             if e.status == 404:
                 return None
             raise
+
+    async def server_states(self) -> dict[str, ServerState]:
+        """Every hub user's default server (ready, pending or stopped) and last activity, from
+        the user list (GET /users, paged at 200 users a request): for the staff's trainees
+        table, which shows and filters by them."""
+        return states_of(await self._paged("/users"))
+
+    async def start_server(self, name: str) -> bool:
+        """Ask the hub to start `name`'s default server; True when it is starting or running
+        (the hub answers 201 started, 202 starting, 400 when it runs already)."""
+        try:
+            await self.request("POST", f"/users/{quote(name, safe='')}/server")
+        except HubAPIError as e:
+            if e.status == 400 and "already running" in str(e):
+                return True
+            raise
+        return True
+
+    async def stop_server(self, name: str) -> None:
+        """Ask the hub to stop `name`'s default server (204 stopped, 202 stopping; nothing to do
+        when it is not running)."""
+        await self.request("DELETE", f"/users/{quote(name, safe='')}/server")
 
     async def apply(self, plan: SyncPlan) -> None:
         """Carry out a membership plan."""
