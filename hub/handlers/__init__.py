@@ -21,6 +21,7 @@ from .pages import (
     InstructorPage,
     JupyterHubStatic,
     OAuthCallback,
+    TraineeFeedback,
     TraineePage,
 )
 from .roster import roster_handlers
@@ -31,6 +32,7 @@ USER = r"([a-z0-9][a-z0-9._-]{0,63})"
 default_handlers = [
     ("/?", HomeHandler),
     ("/trainee", TraineePage),
+    (r"/trainee/feedback/(\d{1,12})/([^/]{1,200}\.html)", TraineeFeedback),
     ("/instructor", InstructorPage),
     ("/admin", AdminPage),
     ("/oauth_callback", OAuthCallback),

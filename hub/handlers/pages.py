@@ -23,6 +23,7 @@ from .. import boards
 from .. import locale as i18n
 from ..core import permissions as perm
 from ..store.models import Cohort
+from ..trainee_home import feedback_of, my_page
 from .base import BaseHandler, Hardened, StaticHandler
 from .views import audit_view, counts, member_view
 
@@ -114,17 +115,51 @@ def program_zone(s: Session) -> str:
 
 
 class TraineePage(PageHandler):
-    """GET /trainee: who you are, your cohort/track/stage, your labs, what is next."""
+    """GET /trainee: who you are, your cohort/track/stage, your labs, your assessments with the
+    due instant that applies to you and how long is left, your submissions, scores and feedback,
+    your standing (trainee_home.py)."""
 
     @web.authenticated
     def get(self) -> None:
         """Render trainee.html."""
         who = self.caller(perm.LEARN, perm.INSTRUCT, perm.ADMIN)
+        settings = self.ctx.settings
         with self.ctx.sessions() as s:
             me = self.me(s, who)
             e = me["enrollment"]
             zone = cohort_zone(s, e["cohort"]["id"]) if e else program_zone(s)
-        self.render_page("trainee.html", me=me, zone=zone, hub_prefix="/hub/")
+            home = my_page(
+                s,
+                who["name"],
+                self.ctx.now(),
+                leaderboard_cohorts=settings.leaderboard_cohort_ids,
+                pseudonym_key=settings.pseudonym_key,
+            )
+        self.render_page(
+            "trainee.html", me=me, home=home, zone=zone, now=self.ctx.now(), hub_prefix="/hub/"
+        )
+
+
+# A trainee's feedback is their own notebook's HTML (nbgrader's, with their outputs) and sadari's
+# summary: shown as a document that can run nothing and load nothing from anywhere.
+FEEDBACK_CSP = "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:"
+
+
+class TraineeFeedback(PageHandler):
+    """GET /trainee/feedback/SID/NAME: one HTML file of the feedback released for your own
+    submission SID (404 for anyone else's)."""
+
+    @web.authenticated
+    def get(self, sid: str, name: str) -> None:
+        """The file, sandboxed."""
+        who = self.caller(perm.LEARN, perm.INSTRUCT, perm.ADMIN)
+        with self.ctx.sessions() as s:
+            files = feedback_of(s, self.ctx.blobs, who["name"], int(sid))
+        if files is None or name not in files:
+            raise web.HTTPError(404)
+        self.set_header("Content-Type", "text/html; charset=utf-8")
+        self.set_header("Content-Security-Policy", FEEDBACK_CSP)
+        self.finish(files[name])
 
 
 class InstructorPage(PageHandler):

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
-from ..core.audit import naive_utc, verify_chain
+from ..core.audit import verify_chain
 from ..core.curriculum import Curriculum, Text
 from ..core.policy import Placement, spawn_plan
 from ..store import repo
+from ..trainee_home import my_assessments
 
 
 def text(t: Text | Any) -> dict[str, str]:
@@ -56,17 +57,18 @@ def member_view(
     plan = spawn_plan(curriculum, Placement(e.cohort.slug, e.track.slug, e.stage.slug))
     view["labs"] = [lab.dest for lab in plan.labs]
     zone = ZoneInfo(e.cohort.timezone)
+    # the due instant that applies to them: the instructor's deadline change, then their extension
     view["next"] = [
         {
-            "id": a.slug,
-            "title": {"ko": a.title_ko, "en": a.title_en},
-            "due_at": a.due_at.replace(tzinfo=UTC),
-            "due_local": a.due_at.replace(tzinfo=UTC).astimezone(zone),
-            "weight": a.weight,
-            "points": a.points,
+            "id": a["id"],
+            "title": a["title"],
+            "due_at": a["due_at"],
+            "due_local": a["due_at"].astimezone(zone),
+            "weight": a["weight"],
+            "points": a["points"],
         }
-        for a in e.stage.assessments
-        if a.due_at >= naive_utc(now)
+        for a in my_assessments(s, m.id, e.stage_id, now)
+        if a["seconds_left"] >= 0
     ]
     return view
 
