@@ -34,7 +34,7 @@ def _cut(text: str, limit: int) -> str:
 
 def _wrap(text: str, first: str = "", rest: str = "") -> list[str]:
     return textwrap.wrap(
-        " ".join(text.split()),
+        text,
         WIDTH,
         initial_indent=first,
         subsequent_indent=rest,
@@ -43,16 +43,29 @@ def _wrap(text: str, first: str = "", rest: str = "") -> list[str]:
     ) or [first.rstrip()]
 
 
-def problem_lines(problems: Any) -> list[str]:
+def wrap_lines(text: str) -> list[str]:
+    """`text` wrapped at WIDTH columns, keeping its own line breaks and indents."""
+    out = []
+    for line in text.splitlines() or [""]:
+        indent = line[: len(line) - len(line.lstrip())]
+        out += _wrap(line.strip(), indent, indent + "  ")
+    return out
+
+
+def problem_lines(problems: Any, known: str = "") -> list[str]:
     """The service's `problems` as lines of a message: at most MAX_PROBLEMS, each cut short and
-    wrapped (JupyterLab's Assignment List shows the message in a <pre>, which does not wrap)."""
+    wrapped (JupyterLab's Assignment List shows the message in a <pre>, which does not wrap).
+    Problems the `known` message already quotes are left out."""
     if not isinstance(problems, list):
         return []
+    shown = [" ".join(str(p).split()) for p in problems]
+    known = " ".join(known.split())
+    shown = [p for p in shown if p not in known]
     lines = []
-    for p in problems[:MAX_PROBLEMS]:
-        lines += _wrap(_cut(" ".join(str(p).split()), PROBLEM_CHARS), "  - ", "    ")
-    if len(problems) > MAX_PROBLEMS:
-        lines.append(f"  … and {len(problems) - MAX_PROBLEMS} more / 외 더 있음")
+    for p in shown[:MAX_PROBLEMS]:
+        lines += _wrap(_cut(p, PROBLEM_CHARS), "  - ", "    ")
+    if len(shown) > MAX_PROBLEMS:
+        lines.append(f"  … and {len(shown) - MAX_PROBLEMS} more / 외 더 있음")
     return lines
 
 
@@ -140,12 +153,13 @@ class ServiceClient:
         except ValueError:
             body = None
         if isinstance(body, dict) and isinstance(body.get("message"), str):
-            head = f"{body['message']} (HTTP {body.get('status', r.status_code)})"
-            problems = problem_lines(body.get("problems"))
-            if problems:  # long lines wrapped; a message without problems stays one line
-                lines = [*_wrap(_cut(head, HEAD_CHARS)), *problems]
-                return _cut("\n".join(lines), MESSAGE_CHARS)
-            return head
+            status = f"(HTTP {body.get('status', r.status_code)})"
+            problems = problem_lines(body.get("problems"), body["message"])
+            if not problems:
+                return f"{body['message']} {status}"
+            # the message, each problem on a line of its own, then the status
+            lines = [*wrap_lines(_cut(body["message"], HEAD_CHARS)), *problems, status]
+            return _cut("\n".join(lines), MESSAGE_CHARS)
         snippet = " ".join(r.text.split())[:200]
         return f"The sadari service answered HTTP {r.status_code} to {method} {path}: {snippet}"
 

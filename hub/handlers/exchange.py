@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
+from collections.abc import Callable
 from threading import Lock
 from typing import Any
 
@@ -50,7 +51,7 @@ class ReleaseCache:
         self._items: OrderedDict[str, ReleaseFiles] = OrderedDict()
         self._lock = Lock()
 
-    def get(self, sha256: str, read: Any) -> ReleaseFiles:
+    def get(self, sha256: str, read: Callable[[], bytes]) -> ReleaseFiles:
         """The files of the release stored under `sha256`; `read()` gives its archive."""
         with self._lock:
             if sha256 in self._items:

@@ -359,10 +359,11 @@ def test_a_refusal_names_each_file_and_stays_bounded() -> None:
     }
     message = ServiceClient.error_message("POST", "/x", answer(400, body))
     lines = message.splitlines()
-    assert lines[0] == "submission da-basics-check was refused (HTTP 400)"
+    assert lines[0] == "submission da-basics-check was refused"
     assert lines[1].startswith("  - submission da-basics-check:notes.exe: file type not accepted")
     assert lines[2].startswith("    ") and "matches none of *.py *.csv" in message
-    assert lines[-1].startswith("  - submission da-basics-check:data/x.bin:")
+    assert lines[-2].startswith("  - submission da-basics-check:data/x.bin:")
+    assert lines[-1] == "(HTTP 400)"
     assert all(len(line) <= WIDTH for line in lines)
 
     flood = {**body, "problems": [f"up:{i:04}.exe: " + "x" * 5000 for i in range(500)]}
@@ -370,7 +371,16 @@ def test_a_refusal_names_each_file_and_stays_bounded() -> None:
     lines = message.splitlines()
     assert len(message) <= MESSAGE_CHARS and all(len(line) <= WIDTH for line in lines)
     assert "up:0000.exe" in message and "up:0019.exe" in message and "up:0020.exe" not in message
-    assert message.endswith("… and 480 more / 외 더 있음")
+    assert message.endswith("… and 480 more / 외 더 있음\n(HTTP 400)")
+    # a message that already quotes its problems (a release's leaks) keeps its own lines
+    leaks = {
+        "status": 422,
+        "message": "refusing to release a:\n  - a.ipynb, cell 3 'x': holds a solution\n거부",
+        "problems": ["a.ipynb, cell 3 'x': holds a solution"],
+    }
+    assert ServiceClient.error_message("POST", "/x", answer(422, leaks)) == (
+        "refusing to release a:\n  - a.ipynb, cell 3 'x': holds a solution\n거부 (HTTP 422)"
+    )
     # no problems: the one-line message as before
     plain = {"status": 409, "message": "held back / 보류"}
     assert (
