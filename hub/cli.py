@@ -21,7 +21,7 @@ from pathlib import Path
 
 from .assessments import OperationError
 from .core.curriculum import Curriculum
-from .core.roster import Parsed, RosterRow, read_roster
+from .core.roster import Parsed, read_roster
 from .core.roster_mapping import FIELDS as ROSTER_FIELDS
 from .core.roster_mapping import MappingError, RosterMapping
 from .core.roster_preview import Preview
@@ -30,26 +30,6 @@ from .settings import SadariSettings
 from .store import repo
 from .store.db import SchemaOutOfDate, make_engine, require_current, schema_status, session_factory
 from .store.db import upgrade as db_upgrade
-
-DEMO_SURNAMES = "김이박최정강조윤장임한오서신권황안송류홍"
-DEMO_GIVEN = [
-    "민준",
-    "서연",
-    "도윤",
-    "지우",
-    "하준",
-    "서윤",
-    "시우",
-    "하은",
-    "주원",
-    "지민",
-    "예준",
-    "수아",
-    "지호",
-    "채원",
-    "준서",
-    "다은",
-]
 
 
 def _settings() -> SadariSettings:
@@ -185,28 +165,6 @@ def cmd_course_import(args: argparse.Namespace) -> int:
     return 0
 
 
-def import_rows(
-    s: SadariSettings,
-    rows: list[RosterRow],
-    data: bytes,
-    file: str,
-    actor: str,
-    dry_run: bool = False,
-) -> repo.ImportReport:
-    """Sync the curriculum, then import `rows` in one transaction (rolled back on a dry run)."""
-    _, sessions = _open_db(s)
-    curriculum = _load_curriculum(s)
-    now = datetime.now(UTC)
-    with sessions() as session:
-        repo.sync_curriculum(session, curriculum, now)
-        report = repo.import_roster(session, rows, data=data, file=file, actor=actor, now=now)
-        if dry_run:
-            session.rollback()
-        else:
-            session.commit()
-    return report
-
-
 def print_preview(parsed: Parsed, preview: Preview) -> None:
     """The columns as resolved, every row that would change or has a problem, and the counts
     (unchanged rows only counted)."""
@@ -283,41 +241,26 @@ def cmd_roster_import(args: argparse.Namespace) -> int:
     return 0
 
 
-def demo_rows(curriculum: Curriculum, trainees: int) -> list[RosterRow]:
-    """The demo cohort: admin, instructor and `trainees` trainees spread over the tracks."""
-    cohort = curriculum.cohorts[0].id
-    first = curriculum.stages[0].id
-    rows = [
-        RosterRow(1, "admin", "관리자 (데모)", role="admin"),
-        RosterRow(2, "instructor", "강사 (데모)", role="instructor"),
-    ]
-    for i in range(1, trainees + 1):
-        name = DEMO_SURNAMES[(i * 7) % len(DEMO_SURNAMES)] + DEMO_GIVEN[(i * 5) % len(DEMO_GIVEN)]
-        track = curriculum.tracks[(i - 1) % len(curriculum.tracks)].id
-        rows.append(
-            RosterRow(
-                i + 2,
-                f"trainee{i:03d}",
-                name,
-                cohort=cohort,
-                track=track,
-                stage=first,
-                major="비전공" if i % 3 else "컴퓨터공학",
-            )
-        )
-    return rows
-
-
 def cmd_demo_seed(args: argparse.Namespace) -> int:
-    """`sadari demo seed`: the demo cohort (idempotent)."""
+    """`sadari demo seed [--trainees N] [--week]`: the demo cohort, and with --week a week of it
+    (hub/demo.py); idempotent. Then the running service syncs the hub, as after a roster import."""
+    from . import demo
+
     s = _settings()
-    rows = demo_rows(_load_curriculum(s), args.trainees)
-    report = import_rows(s, rows, b"demo-seed", "demo-seed", "cli:demo-seed")
-    print(f"demo cohort: {len(rows)} people ({len(report.created)} new)")
+    trainees = args.trainees or (demo.WEEK_TRAINEES if args.week else 12)
+    _, sessions = _open_db(s)
+    roster, week = demo.seed(
+        s, _load_curriculum(s), sessions, trainees, week=args.week, progress=ProgressBar()
+    )
+    print(f"demo cohort: {trainees + 2} people ({len(roster.created)} new)")
+    for line in week.lines() if week else ():
+        print(line)
     print(
         "DEMO logins / 데모 계정: admin, instructor, "
-        f"trainee001 … trainee{args.trainees:03d}; password / 비밀번호: {s.demo_password}"
+        f"trainee001 … trainee{trainees:03d}; password / 비밀번호: {s.demo_password}"
     )
+    if roster.created or roster.updated:
+        print(ask_service_to_sync(s))
     return 0
 
 
@@ -740,7 +683,12 @@ def parser() -> argparse.ArgumentParser:
     ci.set_defaults(func=cmd_course_import)
     demo = sub.add_parser("demo", help="demo data").add_subparsers(dest="action", required=True)
     seed = demo.add_parser("seed", help="create the demo cohort")
-    seed.add_argument("--trainees", type=int, default=12)
+    seed.add_argument("--trainees", type=int, help="how many (default: 12; with --week: 40)")
+    seed.add_argument(
+        "--week",
+        action="store_true",
+        help="and a week of it: stage-1 assessments released, submitted, graded, one extension",
+    )
     seed.set_defaults(func=cmd_demo_seed)
     assess = sub.add_parser("assessment", help="release, collect, grade, feedback, export")
     assess.add_argument("action", choices=["release", "collect", "autograde", "feedback", "export"])
