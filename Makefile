@@ -59,7 +59,7 @@ install: $(VENV)/.installed node_modules/.installed system-deps
 
 seed: install
 	$(BIN)/sadari db upgrade
-	$(BIN)/sadari demo seed
+	$(BIN)/sadari demo seed --week
 
 run: seed
 	$(BIN)/sadari run
