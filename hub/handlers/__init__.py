@@ -15,6 +15,7 @@ from .api import (
 from .assessments import assessment_handlers
 from .board import board_handlers
 from .exchange import exchange_handlers
+from .grading import grading_handlers
 from .pages import (
     AdminPage,
     HomeHandler,
@@ -37,6 +38,7 @@ default_handlers = [
     ("/admin", AdminPage),
     ("/oauth_callback", OAuthCallback),
     *board_handlers,
+    *grading_handlers,
     ("/jupyterhub/static/(.*)", JupyterHubStatic),
     ("/api/v1/health", HealthHandler),
     ("/api/v1/me", MeHandler),
