@@ -63,15 +63,14 @@ def _facts(
         for x in ex.submissions_for(s, [a])
         if x.result is not None and x.result.status != "failed"
     }
-    first = dict(
-        s.execute(
+    first: dict[int, int] = {
+        member: sid
+        for member, sid in s.execute(
             select(Submission.member_id, func.min(Submission.id))
             .where(Submission.assessment_id == a.id)
             .group_by(Submission.member_id)
         )
-        .tuples()
-        .all()
-    )
+    }
     facts = [
         manual.GradeFact(
             g.submission_id,
