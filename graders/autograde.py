@@ -3,8 +3,10 @@
 `NbgraderSubprocess` is the interim backend: nbgrader's own `autograde` in a subprocess per
 submission, in a course directory that is only a working area for the run; the scores are read
 back from that run's nbgrader gradebook and handed to the caller, who stores them in sadari's
-gradebook of record. It is NOT a sandbox: the submission runs with the grader's permissions. The
-sandboxed, parallel engine implements the same `Autograder` protocol.
+gradebook of record. It is NOT a sandbox: the submission runs with the grader's permissions.
+`SandboxAutograder` grades in single-use sandboxed kernels (graders/sandbox), scoring from the
+execution records (graders/plan.py) and writing what stock autograde writes (graders/record.py).
+The job, scores and outcome types and the protocol are in graders/base.py.
 """
 
 from __future__ import annotations
@@ -19,36 +21,26 @@ import posixpath
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
+from . import record
+from .base import Autograder, CellScore, Job, Outcome
+from .plan import parse_notebook, plan, score, why
 from .sandbox.base import Limits, WorkFile
 
-
-@dataclass(frozen=True)
-class CellScore:
-    """The score of one graded cell; `score` None means it waits for a manual grade."""
-
-    notebook: str
-    cell: str
-    score: float | None
-    max_score: float
-    kind: str  # auto | manual
-    log: str | None = None  # the test cell's execution log, truncated; None: not known
-
-
-@dataclass(frozen=True)
-class Job:
-    """One submission to grade: `course_dir/submitted/<student>/<assessment>/` is in place.
-    `exclude_overwriting`: released files whose trainee copy counts (nbgrader's
-    Autograde.exclude_overwriting for this assessment)."""
-
-    course_dir: Path
-    assessment: str
-    student: str
-    exclude_overwriting: tuple[str, ...] = ()
-
+__all__ = [
+    "Autograder",
+    "CellScore",
+    "Job",
+    "NbgraderSubprocess",
+    "Outcome",
+    "SandboxAutograder",
+    "grading_files",
+    "nbgrader",
+    "read_scores",
+]
 
 # nbgrader's CourseDirectory.ignore defaults: never copied into a grading folder
 IGNORE = (".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback")
@@ -144,30 +136,6 @@ def grading_files(
                 f"{f.path}: not put in the grading folder: it clashes with a released file"
             )
     return sorted(files.values(), key=lambda f: f.path), notes
-
-
-@dataclass
-class Outcome:
-    """What grading one submission gave."""
-
-    status: str  # graded | timed out | crashed | rejected | failed
-    cells: list[CellScore] = field(default_factory=list)
-    reason: str = ""
-    log: str = ""
-    seconds: float = 0.0
-    exec_seconds: float = 0.0  # time spent running cells (sandbox engine)
-
-
-class Autograder(Protocol):
-    """Grades one submission."""
-
-    def grade(self, job: Job) -> Outcome:
-        """Grade `job`; never raises for a bad submission (status 'failed' with a reason)."""
-        ...
-
-    def close(self) -> None:
-        """Release what the grader holds (kernels started ahead)."""
-        ...
 
 
 def nbgrader(
@@ -279,9 +247,6 @@ class SandboxAutograder:
 
     def grade(self, job: Job) -> Outcome:
         """Run and score every notebook of the assessment for one submission."""
-        from . import record
-        from .plan import parse_notebook, plan, score, why
-
         t0 = time.monotonic()
         source_dir = job.course_dir / "source" / job.assessment
         submitted = job.course_dir / "submitted" / job.student / job.assessment

@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .autograde import CellScore
+from .base import CellScore
 from .sandbox.base import GATE, CellRun
 
 INTEGRITY = (Path(__file__).parent / "sandbox" / "integrity.py").read_text(encoding="utf-8")

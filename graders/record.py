@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .autograde import CellScore
+from .base import CellScore
 from .plan import Plan
 from .sandbox.base import CellRun, WorkFile, check_work_path
 
