@@ -275,11 +275,46 @@ SUPERVISOR_ROLE = {
 }
 
 
+def staff_server_roles(s: SadariSettings) -> list[dict[str, Any]]:
+    """Hub roles letting staff open, start and stop trainees' servers (the trainees pages): admins
+    those of every trainee (group sadari-trainees), the instructors of a cohort (the members of
+    hub group `instructors:<cohort>`, which admins keep) those of the cohort's trainees (its
+    group `cohort:<cohort>`), one role per cohort of the curriculum."""
+    from .core.curriculum import parse_curriculum
+    from .core.policy import cohort_group
+    from .core.trainee_list import instructor_group
+
+    def reach(group: str) -> list[str]:
+        return [f"servers!group={group}", f"access:servers!group={group}"]
+
+    out: list[dict[str, Any]] = [
+        {
+            "name": "sadari-admin-servers",
+            "description": "sadari admins: trainees' servers",
+            "scopes": reach(perm.ROLE_GROUPS["trainee"]),
+            "groups": [perm.ROLE_GROUPS["admin"]],
+        }
+    ]
+    path = Path(s.curriculum_file)
+    if path.is_file():
+        for cohort in parse_curriculum(path.read_text(encoding="utf-8"), str(path)).cohorts:
+            out.append(
+                {
+                    "name": f"sadari-instructor-{cohort.id}",
+                    "description": f"instructors of {cohort.id}: its trainees' servers",
+                    "scopes": reach(cohort_group(cohort.id)),
+                    "groups": [instructor_group(cohort.id)],
+                }
+            )
+    return out
+
+
 def update_roles(s: SadariSettings, c: Config) -> None:
     """Custom scopes and roles (JupyterHub RBAC); the idle culler's where it runs."""
     c.JupyterHub.custom_scopes = perm.CUSTOM_SCOPES
     c.JupyterHub.load_roles = [
         *roles(),
+        *staff_server_roles(s),
         SUPERVISOR_ROLE,
         *([CULLER_ROLE] if s.idle_timeout > 0 else []),
     ]
