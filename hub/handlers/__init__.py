@@ -27,6 +27,7 @@ from .pages import (
 )
 from .roster import roster_handlers
 from .selection import selection_handlers
+from .trainees import trainee_handlers
 
 USER = r"([a-z0-9][a-z0-9._-]{0,63})"
 
@@ -53,5 +54,6 @@ default_handlers = [
     *assessment_handlers,
     *selection_handlers,
     *roster_handlers,
+    *trainee_handlers,
     ("/api/v1/.*", NotFoundHandler),
 ]
