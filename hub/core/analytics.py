@@ -34,6 +34,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from zoneinfo import ZoneInfo
 
 GROUP_SHARE = 0.27  # upper and lower groups of the discrimination index
@@ -299,6 +300,7 @@ class Trainee:
     outcomes: Sequence[Outcome] = ()
     last_activity: datetime | None = None
 
+    @cached_property
     def mean_percent(self) -> float | None:
         """Mean final percent over the stage's assessments that have one (a failed grading
         has none: it is a reason of its own)."""
@@ -335,7 +337,7 @@ def low_cutoffs(trainees: Sequence[Trainee], share: float = LOW_SHARE) -> dict[s
     least, else the stage has no cut-off)."""
     by_stage: dict[str, list[float]] = {}
     for t in trainees:
-        m = t.mean_percent()
+        m = t.mean_percent
         if m is not None:
             by_stage.setdefault(t.stage, []).append(m)
     out = {}
@@ -364,7 +366,7 @@ def at_risk(
                 reasons.append(Reason("missed", o.assessment))
             elif o.status == "failed":
                 reasons.append(Reason("failed", o.assessment, o.submission))
-        mean = t.mean_percent()
+        mean = t.mean_percent
         cut = cutoffs.get(t.stage)
         if mean is not None and cut is not None and mean <= cut:
             reasons.append(Reason("low", value=mean, limit=cut))

@@ -1,5 +1,6 @@
 """Tornado handlers of the sadari service; `default_handlers` lists them (paths under the prefix)."""
 
+from .analytics import analytics_handlers
 from .api import (
     AuditHandler,
     CurriculumHandler,
@@ -38,6 +39,7 @@ default_handlers = [
     ("/instructor", InstructorPage),
     ("/admin", AdminPage),
     ("/oauth_callback", OAuthCallback),
+    *analytics_handlers,  # before the board's /assessments/COHORT/AID
     *board_handlers,
     *grading_handlers,
     ("/jupyterhub/static/(.*)", JupyterHubStatic),

@@ -228,5 +228,5 @@ def test_the_bottom_group_is_per_stage_and_needs_five_ranked_trainees() -> None:
 
 def test_mean_percent_and_empty_cohorts() -> None:
     t = trainee("m", outcome(40), outcome(None, status="needs-manual"), outcome(80))
-    assert t.mean_percent() == 60.0
+    assert t.mean_percent == 60.0
     assert a.at_risk([], NOW) == [] and a.low_cutoffs([]) == {}

@@ -1,0 +1,485 @@
+"""The analytics of the instructor pages, read from the database of record: one assessment
+(score distribution, questions, submissions over time) and one cohort (stage funnel, trainees at
+risk), as JSON-ready dicts, plus the CSV of each chart's data.
+
+A thin workflow: each view is a handful of aggregate queries returning plain tuples (no query
+per trainee, no ORM objects per submission); the numbers come from core/analytics.py. The
+trainees' last server activity comes from the hub API (hubapi.py) and is optional: when the hub
+does not answer, the cohort view says so and leaves the `inactive` reason out.
+
+Times stay naive UTC in the database and become aware UTC here; labels of time buckets are in
+the cohort's time zone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+from collections import Counter
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from .core import analytics as core
+from .core.audit import naive_utc
+from .hubapi import HubAPI
+from .store.models import (
+    Assessment,
+    Cohort,
+    Enrollment,
+    Extension,
+    Grade,
+    Member,
+    Result,
+    Stage,
+    Submission,
+    Track,
+)
+from .store.repo import Invalid, NotFound
+from .store.selection import cohort_row
+
+UNSCORED = (None, "needs-manual", "failed")  # result statuses without a final percent
+ASSESSMENT_CHARTS = ("histogram", "questions", "timeline")
+COHORT_CHARTS = ("funnel", "at_risk")
+HUB_TIMEOUT = 5.0  # seconds the cohort view waits for the hub's list of users
+MAX_INACTIVE_DAYS = 365
+EMPTY_COLUMNS = {  # the CSV header of a chart without rows
+    "histogram": ("from_percent", "to_percent", "trainees"),
+    "questions": ("notebook", "cell", "max_points", "trainees", "mean_points", "mean_share",
+                  "upper_mean", "lower_mean", "discrimination"),
+    "timeline": ("bucket_start", "on_time_cumulative", "late_cumulative", "on_time_new",
+                 "late_new"),
+    "funnel": ("stage", "position", "reached", "share_of_previous", "share_of_enrolled"),
+    "at_risk": ("username", "name", "track", "stage", "mean_percent", "reasons"),
+}  # fmt: skip
+
+
+def _utc(t: datetime) -> datetime:
+    return t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
+
+
+def _named(slug: str, ko: str, en: str) -> dict[str, Any]:
+    return {"id": slug, "name": {"ko": ko, "en": en}}
+
+
+def _percent(status: str | None, final: float | None, top: float | None, points: float) -> Any:
+    if status in UNSCORED or final is None:
+        return None
+    return core.percent(final, top if top and top > 0 else points)
+
+
+# --- one assessment ------------------------------------------------------------------------
+
+
+def assessment(s: Session, aid: str, cohort: str | None, now: datetime) -> dict[str, Any]:
+    """The analytics of assessment `aid` in `cohort` (None: the cohort with the most
+    submissions of it; `cohorts` lists every cohort that has it): counts, summary, histogram
+    of final percents, questions with their discrimination, cumulative submissions over time
+    against the due instant."""
+    q = (
+        select(Assessment, Stage, Track, Cohort)
+        .join(Stage, Assessment.stage_id == Stage.id)
+        .join(Track, Stage.track_id == Track.id)
+        .join(Cohort, Track.cohort_id == Cohort.id)
+        .where(Assessment.slug == aid)
+        .order_by(Cohort.slug)
+    )
+    found = s.execute(q).all()
+    chosen = [row for row in found if cohort in (None, row[3].slug)]
+    if not chosen:
+        where = f" in cohort {cohort!r}" if cohort else ""
+        raise NotFound(f"no assessment {aid!r}{where} / 없는 평가입니다")
+    if len(chosen) > 1:  # no cohort asked: the one with the most submissions
+        counts = dict(
+            s.execute(
+                select(Submission.assessment_id, func.count(Submission.id))
+                .where(Submission.assessment_id.in_([row[0].id for row in chosen]))
+                .group_by(Submission.assessment_id)
+            ).all()
+        )
+        chosen.sort(key=lambda row: -counts.get(row[0].id, 0))
+    a, st, tr, co = chosen[0]
+    enrolled = s.scalar(
+        select(func.count(Enrollment.id)).where(
+            Enrollment.stage_id == st.id, Enrollment.status == "active"
+        )
+    )
+    extended: dict[int, datetime] = {
+        m: due
+        for m, due in s.execute(
+            select(Extension.member_id, Extension.due_at).where(Extension.assessment_id == a.id)
+        )
+    }
+    due = a.effective_due
+    history = s.execute(
+        select(Submission.member_id, Submission.submitted_at).where(
+            Submission.assessment_id == a.id
+        )
+    ).all()
+    submitted = [(_utc(t), t > max(due, extended.get(m, due))) for m, t in history]
+    latest = (
+        select(func.max(Submission.id).label("id"))
+        .where(Submission.assessment_id == a.id)
+        .group_by(Submission.member_id)
+        .subquery()
+    )
+    results = s.execute(
+        select(Submission.id, Result.status, Result.max_score, Result.final_score)
+        .select_from(latest)
+        .join(Submission, Submission.id == latest.c.id)
+        .outerjoin(Result, Result.submission_id == Submission.id)
+    ).all()
+    percents: dict[int, float] = {}
+    statuses: Counter[str] = Counter()
+    for sid, status, top, final in results:
+        statuses[status or "waiting"] += 1
+        if (p := _percent(status, final, top, a.points)) is not None:
+            percents[sid] = p
+    points: dict[int, dict[str, float]] = {sid: {} for sid in percents}
+    maxima: dict[str, float] = {}
+    cells: dict[str, tuple[str, str]] = {}
+    for sid, notebook, cell, score, top in s.execute(
+        select(Grade.submission_id, Grade.notebook, Grade.cell, Grade.score, Grade.max_score)
+        .join(latest, Grade.submission_id == latest.c.id)
+        .order_by(Grade.notebook, Grade.id)
+    ):
+        q = f"{notebook}:{cell}"
+        if q not in maxima:
+            maxima[q], cells[q] = top, (notebook, cell)
+        maxima[q] = max(maxima[q], top)
+        if sid in points:
+            points[sid][q] = score or 0.0
+    values = list(percents.values())
+    notebooks = {nb for nb, _ in cells.values()}
+    stats = core.questions([core.Sheet(k, v) for k, v in points.items()], maxima)
+    line = core.timeline(submitted, _utc(due), co.timezone)
+    return {
+        "cohort": _named(co.slug, co.name_ko, co.name_en),
+        "cohorts": [row[3].slug for row in found],
+        "track": _named(tr.slug, tr.name_ko, tr.name_en),
+        "stage": {**_named(st.slug, st.name_ko, st.name_en), "position": st.position},
+        "zone": co.timezone,
+        "assessment": {
+            "id": a.slug,
+            "title": {"ko": a.title_ko, "en": a.title_en},
+            "points": a.points,
+            "due_at": _utc(due),
+        },
+        "computed_at": _utc(naive_utc(now)),
+        "counts": {
+            "trainees": enrolled or 0,
+            "submitted": len(results),
+            "submissions": len(history),
+            "scored": len(values),
+            "late": sum(1 for _, late in submitted if late),
+            "waiting": statuses["waiting"],
+            "needs_manual": statuses["needs-manual"],
+            "failed": statuses["failed"],
+        },
+        "summary": core.summary(values),
+        "histogram": [{**vars(b)} for b in core.histogram(values)],
+        "group_size": core.group_size(len(points)),
+        "questions": [
+            {
+                **vars(q),
+                "notebook": cells[q.question][0],
+                "cell": cells[q.question][1],
+                "label": cells[q.question][1] if len(notebooks) < 2 else q.question,
+            }
+            for q in stats
+        ],
+        "timeline": {
+            "unit": line.unit,
+            "due_at": line.due,
+            "due_index": line.due_index,
+            "earlier": line.cut,
+            "points": [
+                {
+                    **vars(p),
+                    "label": p.start.strftime("%m-%d %H:00" if line.unit == "hour" else "%m-%d"),
+                }
+                for p in line.points
+            ],
+        },
+    }
+
+
+# --- one cohort ----------------------------------------------------------------------------
+
+
+async def activity(hub: HubAPI | None) -> tuple[dict[str, datetime | None] | None, str | None]:
+    """Each hub user's last activity (their own or any server's, the later), or None and why
+    not (no hub API, the hub refused or did not answer within HUB_TIMEOUT seconds)."""
+    if hub is None:
+        return None, "no hub API token (not running under a hub)"
+    try:
+        users = await asyncio.wait_for(hub.users(), HUB_TIMEOUT)
+    except TimeoutError:
+        return None, f"the hub did not answer within {HUB_TIMEOUT:.0f} s"
+    except Exception as e:  # refused, unreachable: the page still shows the rest
+        return None, f"{type(e).__name__}: {str(e)[:200]}"
+    out: dict[str, datetime | None] = {}
+    for u in users:
+        seen = [u.get("last_activity")]
+        seen += [x.get("last_activity") for x in (u.get("servers") or {}).values()]
+        times = [_utc(datetime.fromisoformat(t)) for t in seen if isinstance(t, str) and t]
+        out[str(u.get("name"))] = max(times) if times else None
+    return out, None
+
+
+def cohort(
+    s: Session,
+    slug: str,
+    now: datetime,
+    last_activity: Mapping[str, datetime | None] | None = None,
+    inactive_days: float = 3,
+    activity_note: str | None = None,
+) -> dict[str, Any]:
+    """The analytics of cohort `slug`: the stage funnel (all enrollments, by their current
+    stage) and the trainees at risk with their reasons (active enrollments; `last_activity`
+    None: the hub's activity is unknown, `activity_note` says why)."""
+    if not 0 < inactive_days <= MAX_INACTIVE_DAYS:
+        raise Invalid(f"days must be from 1 to {MAX_INACTIVE_DAYS} / 일수는 1~365입니다")
+    co = cohort_row(s, slug)
+    now_utc = _utc(naive_utc(now))
+    stage_rows = s.execute(
+        select(
+            Stage.id, Stage.slug, Stage.position, Stage.name_ko, Stage.name_en, Track.slug,
+            Track.name_ko, Track.name_en,
+        )
+        .join(Track, Stage.track_id == Track.id)
+        .where(Track.cohort_id == co.id)
+    ).all()  # fmt: skip
+    stage_names = {r[1]: (r[2], r[3], r[4]) for r in stage_rows}
+    tracks = {r[5]: (r[6], r[7]) for r in stage_rows}
+    people = s.execute(
+        select(
+            Member.id, Member.username, Member.name, Track.slug, Stage.slug, Stage.position,
+            Enrollment.stage_id, Enrollment.status,
+        )
+        .select_from(Enrollment)
+        .join(Member, Enrollment.member_id == Member.id)
+        .join(Track, Enrollment.track_id == Track.id)
+        .join(Stage, Enrollment.stage_id == Stage.id)
+        .where(Enrollment.cohort_id == co.id)
+    ).all()  # fmt: skip
+    rows = s.execute(
+        select(
+            Assessment.id, Assessment.slug, Assessment.stage_id, Assessment.due_at,
+            Assessment.due_override_at, Assessment.title_ko, Assessment.title_en,
+            Assessment.points,
+        )
+        .join(Stage, Assessment.stage_id == Stage.id)
+        .join(Track, Stage.track_id == Track.id)
+        .where(Track.cohort_id == co.id)
+        .order_by(Assessment.due_at, Assessment.slug)
+    ).all()  # fmt: skip
+    ids = [r[0] for r in rows]
+    by_stage: dict[int, list[Any]] = {}
+    for r in rows:
+        by_stage.setdefault(r[2], []).append(r)
+    extended = {
+        (aid, mid): due
+        for aid, mid, due in s.execute(
+            select(Extension.assessment_id, Extension.member_id, Extension.due_at)
+            .join(Assessment, Extension.assessment_id == Assessment.id)
+            .join(Stage, Assessment.stage_id == Stage.id)
+            .join(Track, Stage.track_id == Track.id)
+            .where(Track.cohort_id == co.id)
+        )
+    }
+    latest = (
+        select(func.max(Submission.id).label("id"))
+        .join(Assessment, Submission.assessment_id == Assessment.id)
+        .join(Stage, Assessment.stage_id == Stage.id)
+        .join(Track, Stage.track_id == Track.id)
+        .where(Track.cohort_id == co.id)
+        .group_by(Submission.member_id, Submission.assessment_id)
+        .subquery()
+    )
+    outcomes: dict[tuple[int, int], tuple[int, str | None, float | None, float | None]] = {}
+    if ids:
+        for mid, aid, sid, status, top, final in s.execute(
+            select(
+                Submission.member_id, Submission.assessment_id, Submission.id, Result.status,
+                Result.max_score, Result.final_score,
+            )
+            .select_from(latest)
+            .join(Submission, Submission.id == latest.c.id)
+            .outerjoin(Result, Result.submission_id == Submission.id)
+        ):  # fmt: skip
+            outcomes[(mid, aid)] = (sid, status, top, final)
+    steps = core.funnel(
+        sorted({(r[1], r[2]) for r in stage_rows}, key=lambda x: x[1]),
+        [(p[3], p[5]) for p in people],
+    )
+    known = last_activity is not None
+    trainees, who = [], {}
+    for mid, username, name, track, stage, _, stage_id, status in people:
+        if status != "active":
+            continue
+        mine = []
+        for aid, aslug, _, due, moved, _ko, _en, points in by_stage.get(stage_id, []):
+            d = max(moved or due, extended.get((aid, mid), moved or due))
+            sid, rstatus, top, final = outcomes.get((mid, aid), (None, None, None, None))
+            mine.append(
+                core.Outcome(aslug, _utc(d), sid, rstatus, _percent(rstatus, final, top, points))
+            )
+        seen = (last_activity or {}).get(username)
+        trainees.append(core.Trainee(username, track, stage, mine, seen))
+        who[username] = (name, max((o.submission for o in mine if o.submission), default=None))
+    titles = {r[1]: {"ko": r[5], "en": r[6]} for r in rows}
+    risky = core.at_risk(trainees, now_utc, inactive_days, known)
+    at_risk = [
+        {
+            **_risk_row(co.slug, r, *who[r.username], titles),
+            "track_name": {"ko": tracks[r.track][0], "en": tracks[r.track][1]},
+            "stage_name": {"ko": stage_names[r.stage][1], "en": stage_names[r.stage][2]},
+        }
+        for r in risky
+    ]
+    return {
+        "cohort": _named(co.slug, co.name_ko, co.name_en),
+        "zone": co.timezone,
+        "computed_at": now_utc,
+        "days": inactive_days,
+        "activity": {"known": known, "note": None if known else activity_note},
+        "tracks": [_named(t, *names) for t, names in sorted(tracks.items())],
+        "funnel": [
+            {
+                **vars(step),
+                "name": {"ko": stage_names[step.stage][1], "en": stage_names[step.stage][2]},
+            }
+            for step in steps
+        ],
+        "counts": {
+            "enrolled": len(people),
+            "active": len(trainees),
+            "at_risk": len(at_risk),
+            **Counter(k for x in risky for k in {y.kind for y in x.reasons}),
+        },
+        "low_cutoffs": core.low_cutoffs(trainees),
+        "at_risk": at_risk,
+    }
+
+
+def _risk_row(
+    cohort_slug: str, r: core.AtRisk, name: str, latest: int | None, titles: Mapping[str, Any]
+) -> dict[str, Any]:
+    """One at-risk trainee for the page and the API: reasons with the link that shows each
+    (a failed submission; the assessment's table of who did not submit); the trainee's link is
+    their newest submission in the stage (it lists their history of that assessment), else
+    the first reason's."""
+    reasons = []
+    for x in r.reasons:
+        link = None
+        if x.kind == "failed" and x.submission is not None:
+            link = f"submissions/{x.submission}"
+        elif x.kind == "missed" and x.assessment:
+            link = f"assessments/{cohort_slug}/{x.assessment}?show=not_submitted"
+        reasons.append(
+            {
+                **vars(x),
+                "title": titles.get(x.assessment) if x.assessment else None,
+                "link": link,
+            }
+        )
+    first = next((x["link"] for x in reasons if x["link"]), None)
+    if latest is not None:
+        first = f"submissions/{latest}"
+    return {
+        "username": r.username,
+        "name": name,
+        "track": r.track,
+        "stage": r.stage,
+        "mean_percent": r.mean_percent,
+        "reasons": reasons,
+        "link": first,
+    }
+
+
+# --- CSV -----------------------------------------------------------------------------------
+
+
+def _safe(text: Any) -> Any:
+    """Text a spreadsheet would not run as a formula."""
+    return "'" + text if isinstance(text, str) and text[:1] in ("=", "+", "-", "@") else text
+
+
+def chart_rows(data: Mapping[str, Any], chart: str) -> list[dict[str, Any]]:
+    """The rows of one chart's data table (`chart` one of ASSESSMENT_CHARTS or COHORT_CHARTS)."""
+    if chart == "histogram":
+        return [
+            {"from_percent": b["lo"], "to_percent": b["hi"], "trainees": b["count"]}
+            for b in data["histogram"]
+        ]
+    if chart == "questions":
+        return [
+            {
+                "notebook": q["notebook"],
+                "cell": q["cell"],
+                "max_points": q["max_points"],
+                "trainees": q["n"],
+                "mean_points": q["mean"],
+                "mean_share": q["mean_share"],
+                "upper_mean": q["upper_mean"],
+                "lower_mean": q["lower_mean"],
+                "discrimination": q["discrimination"],
+            }
+            for q in data["questions"]
+        ]
+    if chart == "timeline":
+        return [
+            {
+                "bucket_start": p["start"].isoformat(),
+                "on_time_cumulative": p["on_time"],
+                "late_cumulative": p["late"],
+                "on_time_new": p["new_on_time"],
+                "late_new": p["new_late"],
+            }
+            for p in data["timeline"]["points"]
+        ]
+    if chart == "funnel":
+        tracks = [t["id"] for t in data["tracks"]]
+        return [
+            {
+                "stage": f["stage"],
+                "position": f["position"],
+                "reached": f["reached"],
+                "share_of_previous": f["of_previous"],
+                "share_of_enrolled": f["of_enrolled"],
+                **{f"track:{t}": f["by_track"].get(t, 0) for t in tracks},
+            }
+            for f in data["funnel"]
+        ]
+    if chart == "at_risk":
+        return [
+            {
+                "username": r["username"],
+                "name": _safe(r["name"]),
+                "track": r["track"],
+                "stage": r["stage"],
+                "mean_percent": r["mean_percent"],
+                "reasons": "; ".join(
+                    x["kind"] + (f":{x['assessment']}" if x["assessment"] else "")
+                    for x in r["reasons"]
+                ),
+            }
+            for r in data["at_risk"]
+        ]
+    raise Invalid(f"no chart {chart!r}: one of {', '.join(ASSESSMENT_CHARTS + COHORT_CHARTS)}")
+
+
+def chart_csv(data: Mapping[str, Any], chart: str) -> bytes:
+    """One chart's data as CSV (UTF-8 with BOM, for Excel); the header even with no rows."""
+    rows = chart_rows(data, chart)
+    columns = list(rows[0]) if rows else list(EMPTY_COLUMNS[chart])
+    text = io.StringIO()
+    w = csv.DictWriter(text, columns, lineterminator="\r\n")
+    w.writeheader()
+    w.writerows(rows)
+    return text.getvalue().encode("utf-8-sig")

@@ -1,0 +1,218 @@
+"""The instructors' analytics pages and their JSON/CSV endpoints, and the chart library.
+
+- GET /assessments/AID/analytics?cohort=: an assessment's score distribution, questions
+  (mean, discrimination) and submissions over time against the deadline;
+- GET /cohorts/COHORT/analytics?days=3: a cohort's stage funnel and the trainees at risk;
+- GET /api/v1/assessments/AID/analytics?cohort=[&format=csv&chart=histogram|questions|timeline]
+  and GET /api/v1/cohorts/COHORT/analytics?days=[&format=csv&chart=funnel|at_risk]: the same
+  data as JSON, or one chart's data table as CSV;
+- GET /vendor/chart.js/chart.umd.min.js: Chart.js from node_modules (package.json).
+
+Charts are drawn by Chart.js (npm `chart.js`, vendored through package.json and served here, no
+CDN). Why Chart.js: one self-contained file (its UMD build bundles its only dependency), it
+draws on a canvas without `eval` or `new Function` and injects no style elements, so it runs
+under the service's strict Content-Security-Policy (script-src 'self', style-src 'self') as it
+is; it exports a chart as PNG with `toBase64Image()`. Vega-Lite would need `vega-interpreter`
+to avoid `eval` under that policy, and several packages more. The data come from the service
+(hub/analytics.py over core/analytics.py), embedded in the page as JSON (not executed) and
+drawn by static/analytics.js; every chart has its data as a table under it, and a CSV link.
+
+The pages only read. The cohort page asks the hub for the trainees' last activity (hub/hubapi.py
+via hub/analytics.py `activity`); when the hub does not answer it says so and shows the rest.
+These routes come before the board's (`/assessments/COHORT/AID` would take
+`/assessments/AID/analytics` for an assessment named "analytics").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import datetime
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from tornado import web
+
+from .. import analytics
+from ..core import permissions as perm
+from ..store.repo import Invalid
+from .base import ApiError, ApiHandler, StaticHandler
+from .exchange import AID
+from .pages import PageHandler
+
+SLUG = r"([a-z0-9][a-z0-9-]{0,63})"
+CHART_JS = "chart.umd.min.js"
+DEFAULT_DAYS = 3
+PAGE_ROWS = 500  # trainees at risk listed on the page (the CSV and the JSON hold them all)
+
+
+def chart_js_dir(project_dir: str) -> Path:
+    """Where npm put Chart.js's browser build."""
+    return Path(project_dir) / "node_modules" / "chart.js" / "dist"
+
+
+@cache
+def chart_js_version(project_dir: str) -> str:
+    """The installed Chart.js version (for the file's URL, so a new version is fetched anew)."""
+    try:
+        meta = json.loads((chart_js_dir(project_dir).parent / "package.json").read_text())
+        return str(meta.get("version", "0"))
+    except (OSError, ValueError):
+        return "0"
+
+
+def jsonable(value: Any) -> Any:
+    """`value` with datetimes as ISO 8601 text (for JSON bodies and the pages' data)."""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    return value
+
+
+def days_argument(handler: web.RequestHandler) -> int:
+    """`?days=`: whole days without server activity that make a trainee at risk (default 3)."""
+    raw = handler.get_argument("days", str(DEFAULT_DAYS)).strip()
+    if not raw.isdigit() or not 1 <= int(raw) <= analytics.MAX_INACTIVE_DAYS:
+        raise Invalid(
+            f"days must be a whole number from 1 to {analytics.MAX_INACTIVE_DAYS} "
+            "/ 일수는 1~365 사이의 정수입니다"
+        )
+    return int(raw)
+
+
+class ChartJsStatic(StaticHandler):
+    """GET /vendor/chart.js/chart.umd.min.js: Chart.js's UMD build from node_modules."""
+
+    def initialize(self, path: str = "", **kwargs: Any) -> None:  # type: ignore[override]
+        """Serve node_modules/chart.js/dist of the project folder."""
+        project = self.settings["sadari"].settings.project_dir
+        super().initialize(path or str(chart_js_dir(project)), **kwargs)
+
+
+class _Analytics:
+    """What the pages and the API share: reading the analytics off the event loop."""
+
+    ctx: Any
+
+    async def assessment_data(self, aid: str, cohort: str | None) -> dict[str, Any]:
+        def read() -> dict[str, Any]:
+            with self.ctx.sessions() as s:
+                return analytics.assessment(s, aid, cohort, self.ctx.now())
+
+        return await asyncio.to_thread(read)
+
+    async def cohort_data(self, cohort: str, days: int) -> dict[str, Any]:
+        last, note = await analytics.activity(self.ctx.hub)
+
+        def read() -> dict[str, Any]:
+            with self.ctx.sessions() as s:
+                return analytics.cohort(s, cohort, self.ctx.now(), last, days, note)
+
+        return await asyncio.to_thread(read)
+
+    def chart_js_url(self) -> str:
+        """Where the pages load Chart.js from."""
+        project = self.ctx.settings.project_dir
+        return f"{self.ctx.prefix}vendor/chart.js/{CHART_JS}?v={chart_js_version(project)}"
+
+
+class AssessmentAnalyticsPage(_Analytics, PageHandler):
+    """GET /assessments/AID/analytics?cohort=: the charts of one assessment in one cohort."""
+
+    @web.authenticated
+    async def get(self, aid: str) -> None:
+        """Render analytics_assessment.html."""
+        who = self.caller(perm.INSTRUCT)
+        cohort = self.get_query_argument("cohort", "") or None
+        data = await self.assessment_data(aid, cohort)
+        with self.ctx.sessions() as s:
+            me = self.me(s, who)
+        self.render_page(
+            "analytics_assessment.html",
+            me=me,
+            data=data,
+            payload=jsonable(data),
+            zone=data["zone"],
+            chart_js=self.chart_js_url(),
+            api=f"{self.ctx.prefix}api/v1/assessments/{aid}/analytics?cohort="
+            + data["cohort"]["id"],
+        )
+
+
+class CohortAnalyticsPage(_Analytics, PageHandler):
+    """GET /cohorts/COHORT/analytics?days=3: the funnel and the trainees at risk."""
+
+    @web.authenticated
+    async def get(self, cohort: str) -> None:
+        """Render analytics_cohort.html."""
+        who = self.caller(perm.INSTRUCT)
+        days = days_argument(self)
+        data = await self.cohort_data(cohort, days)
+        with self.ctx.sessions() as s:
+            me = self.me(s, who)
+        self.render_page(
+            "analytics_cohort.html",
+            me=me,
+            data=data,
+            payload=jsonable({k: data[k] for k in ("cohort", "tracks", "funnel")}),
+            shown=PAGE_ROWS,
+            zone=data["zone"],
+            chart_js=self.chart_js_url(),
+            api=f"{self.ctx.prefix}api/v1/cohorts/{cohort}/analytics?days={days}",
+        )
+
+
+class _AnalyticsApi(_Analytics, ApiHandler):
+    charts: tuple[str, ...] = ()
+
+    def answer(self, data: dict[str, Any], name: str) -> None:
+        """JSON, or `?format=csv&chart=` one chart's data table."""
+        fmt = self.get_argument("format", "json")
+        if fmt == "json":
+            self.write_json(jsonable(data))
+            return
+        if fmt != "csv":
+            raise ApiError(400, "format must be json or csv / 형식은 json 또는 csv입니다")
+        chart = self.get_argument("chart", "")
+        if chart not in self.charts:
+            raise ApiError(400, f"chart must be one of {', '.join(self.charts)} / 차트를 고르세요")
+        self.set_header("Content-Type", "text/csv; charset=utf-8")
+        self.set_header("Content-Disposition", f'attachment; filename="{name}-{chart}.csv"')
+        self.finish(analytics.chart_csv(data, chart))
+
+
+class AssessmentAnalyticsApi(_AnalyticsApi):
+    """GET /api/v1/assessments/AID/analytics?cohort=&format=json|csv&chart=: see the module."""
+
+    charts = analytics.ASSESSMENT_CHARTS
+
+    async def get(self, aid: str) -> None:
+        """The assessment's analytics."""
+        self.caller(perm.INSTRUCT)
+        data = await self.assessment_data(aid, self.get_argument("cohort", "") or None)
+        self.answer(data, f"{data['cohort']['id']}-{aid}")
+
+
+class CohortAnalyticsApi(_AnalyticsApi):
+    """GET /api/v1/cohorts/COHORT/analytics?days=&format=json|csv&chart=: see the module."""
+
+    charts = analytics.COHORT_CHARTS
+
+    async def get(self, cohort: str) -> None:
+        """The cohort's analytics."""
+        self.caller(perm.INSTRUCT)
+        data = await self.cohort_data(cohort, days_argument(self))
+        self.answer(data, cohort)
+
+
+analytics_handlers = [
+    (f"/assessments/{AID}/analytics", AssessmentAnalyticsPage),
+    (f"/cohorts/{SLUG}/analytics", CohortAnalyticsPage),
+    (f"/api/v1/assessments/{AID}/analytics", AssessmentAnalyticsApi),
+    (f"/api/v1/cohorts/{SLUG}/analytics", CohortAnalyticsApi),
+    (r"/vendor/chart\.js/(chart\.umd\.min\.js)", ChartJsStatic),
+]
