@@ -145,8 +145,6 @@ async def test_assessment_analytics(
     assert await axe(page) == []
     await page.evaluate("document.activeElement.blur(); window.scrollTo(0, 0)")
     await screenshot(page, "analytics-assessment" + ("" if lang == "ko" else "-en"))
-    if lang == "en":
-        await page.screenshot(path="/tmp/analytics-assessment-full.png", full_page=True)
 
 
 @pytest.mark.parametrize("lang", ["ko", "en"])
@@ -176,8 +174,6 @@ async def test_cohort_analytics(hub: RunningHub, data: None, new_page: NewPage, 
     assert await axe(page) == []
     await page.evaluate("window.scrollTo(0, 0)")
     await screenshot(page, "analytics-cohort" + ("" if lang == "ko" else "-en"))
-    if lang == "en":  # the whole page, to look at the at-risk list too
-        await page.screenshot(path="/tmp/analytics-cohort-full.png", full_page=True)
 
 
 async def test_linked_from_the_board_and_the_instructor_page(
