@@ -200,6 +200,10 @@ def _write(
         target = dest / check_work_path(f.path)
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(f.data)
+    # the server's timestamp.txt too, as stock autograde copies it (generate_feedback reads it)
+    stamp = course / "submitted" / student / assessment / "timestamp.txt"
+    if stamp.is_file():
+        shutil.copyfile(stamp, dest / "timestamp.txt")
 
     notes: list[str] = []
     for notebook in notebooks:
