@@ -40,6 +40,8 @@ from ..graders.autograde import (
 )
 from ..graders.sandbox.base import Limits
 from ..graders.sandbox.pool import KernelPool
+from . import boards
+from .core import feedback_preview as preview
 from .core.archive import Entry, make_archive
 from .core.curriculum import Assessment as CurriculumAssessment
 from .core.curriculum import Curriculum
@@ -479,7 +481,7 @@ def hidden_tests_of(ops: Ops, aid: str, cohort: str) -> list[HiddenTest]:
 
 
 def hold_feedback(
-    s: Session, sub: Submission, *, actor: str, now: datetime
+    s: Session, sub: Submission, *, actor: str, now: datetime, record: bool = True
 ) -> dict[str, Any] | None:
     """Whether feedback showing hidden tests may go to the trainee of `sub` now: None if it may
     (core/feedback.py `may_release_feedback`, with their due instant and the current final score
@@ -501,9 +503,10 @@ def hold_feedback(
     if decision.release:
         return None
     until = decision.until
-    ex.record_feedback_hold(
-        s, sub, why=decision.why, reason=decision.reason, until=until, actor=actor, now=now
-    )
+    if record:  # not in a preview
+        ex.record_feedback_hold(
+            s, sub, why=decision.why, reason=decision.reason, until=until, actor=actor, now=now
+        )
     return {
         "why": decision.why,
         "reason": decision.reason,
@@ -512,7 +515,9 @@ def hold_feedback(
     }
 
 
-def feedback(ops: Ops, aid: str, cohort: str | None = None) -> dict[str, Any]:
+def feedback(
+    ops: Ops, aid: str, cohort: str | None = None, dry_run: bool = False
+) -> dict[str, Any]:
     """Import manual grades, generate nbgrader feedback, add sadari's score summary (late
     penalty included), and release it to each trainee's latest submission that has a result.
 
@@ -521,44 +526,80 @@ def feedback(ops: Ops, aid: str, cohort: str | None = None) -> dict[str, Any]:
     service's now). The others are held back: nothing of theirs changes, the hold is audited, and
     a later run releases it once their time is up. nbgrader's feedback of another submission (the
     latest one's grading left none) is left out: such a submission gets sadari's summary only.
+    Each trainee is placed by core/feedback_preview.py `place`: a submission whose grading is
+    queued or running (a regrade) waits for it.
 
-    Returns {"released": [...], "held": [...], "hidden_tests": [...]}: per submission its cohort,
-    username and id; a hold also `why`, `reason`, `until` (ISO, None: no date in sight) and
-    `earlier_feedback` (feedback released before stays with the trainee)."""
-    import_manual_grades(ops, aid, cohort)
-    released: list[dict[str, Any]] = []
-    held: list[dict[str, Any]] = []
+    With `dry_run` nothing is written or run (no manual grades imported, no nbgrader, no hold
+    audited): the report of what a release now would do, for the board's preview.
+
+    Returns {"released": [...], "held": [...], "hidden_tests": [...]} and what is left out:
+    "waiting", "not_graded", "failed", "no_submission", with "manual" (released, some cells
+    still wait for manual grading); per trainee its cohort, username and submission id; a hold
+    also `why`, `reason`, `until` (ISO, None: no date in sight) and `earlier_feedback` (feedback
+    released before stays with the trainee)."""
+    if not dry_run:
+        import_manual_grades(ops, aid, cohort)
+    report: dict[str, Any] = {key: [] for key in preview.REPORT_KEYS.values()}
     shown: list[str] = []
     for c in _cohorts(ops, aid, cohort):
         course = ops.course_dir(c)
-        if not any((course / "autograded").glob(f"*/{aid}")):
-            continue  # nothing graded in this cohort yet
-        hidden = hidden_tests_of(ops, aid, c)
+        graded = any((course / "autograded").glob(f"*/{aid}"))
+        hidden = hidden_tests_of(ops, aid, c) if graded else []
         shown += [f"{c}: {h.notebook}, {h.cell}" for h in hidden]
-        _run(course, "generate_feedback", aid, "--force")
+        if graded and not dry_run:
+            _run(course, "generate_feedback", aid, "--force")
         now = ops.now()
-        with ops.sessions.begin() as s:
-            for sub in ex.submissions_for(s, ex.cohort_assessments(s, aid, c)):
-                if sub.result is None or sub.result.status == "failed":
-                    continue  # not graded yet, or the grading failed: nothing to show
+        with ops.sessions() if dry_run else ops.sessions.begin() as s:
+            (a,) = ex.cohort_assessments(s, aid, c)
+            subs = ex.submissions_for(s, [a])
+            jobs = grading.statuses(s, [x.id for x in subs])
+            submitted = {x.member_id for x in subs}
+            for m in boards.stage_trainees(s, a):
+                if m.id not in submitted:
+                    report["no_submission"].append(
+                        {"cohort": c, "username": m.username, "submission": None}
+                    )
+            for sub in subs:
                 who = {"cohort": c, "username": sub.member.username, "submission": sub.id}
-                folder = course / "feedback" / sub.member.username / aid
+                r = sub.result
+                # nbgrader's feedback of this submission: made now, or (dry run) it would be
+                folder = course / ("autograded" if dry_run else "feedback") / who["username"] / aid
                 stamp = folder / "timestamp.txt"
                 ours = stamp.is_file() and stamp.read_text().strip() == _stamp(sub.submitted_at)
                 entries = [e for e in _files(folder) if e.path.endswith(".html")] if ours else []
-                reveals = bool(hidden and entries)
-                if reveals:
-                    hold = hold_feedback(s, sub, actor=ops.actor, now=now)
-                    if hold is not None:
-                        held.append(who | hold)
-                        continue
+                st = preview.Standing(
+                    submitted=True,
+                    result=r.status if r else None,
+                    grading=jobs.get(sub.id),
+                    pending_manual=len(r.details.get("pending_manual", [])) if r else 0,
+                    reveals=bool(hidden) and (ours if dry_run else bool(entries)),
+                )
+                hold = None
+                if preview.asks_hold(st):
+                    hold = hold_feedback(s, sub, actor=ops.actor, now=now, record=not dry_run)
+                category = preview.place(st, held=hold is not None)
+                earlier = {"earlier_feedback": sub.feedback is not None}
+                if category == "held":
+                    report["held"].append(who | (hold or {}))
+                elif category == "waiting":
+                    report["waiting"].append(who | {"grading": st.grading} | earlier)
+                elif category in ("not_graded", "failed"):
+                    why = {"reason": r.details.get("reason", "")} if r else {}
+                    report[category].append(who | why | earlier)
+                if category not in preview.RELEASED:
+                    continue
+                if category == "manual":
+                    pending = r.details["pending_manual"] if r else []
+                    report["manual"].append(who | {"pending_manual": pending})
+                report["released"].append(who)
+                if dry_run:
+                    continue
                 entries.append(Entry(SUMMARY, _summary_html(sub, sub.assessment)))
                 sha = ops.blobs.put(make_archive(entries))
                 ex.record_feedback(
-                    s, sub, sha256=sha, actor=ops.actor, now=now, hidden_tests=reveals
+                    s, sub, sha256=sha, actor=ops.actor, now=now, hidden_tests=st.reveals
                 )
-                released.append(who)
-    return {"released": released, "held": held, "hidden_tests": shown}
+    return report | {"hidden_tests": shown}
 
 
 EXPORT_COLUMNS = [

@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from .core.audit import naive_utc
 from .core.deadlines import effective_due
+from .store import grading
 from .store.models import (
     Assessment,
     Cohort,
@@ -324,6 +325,18 @@ def board(s: Session, cohort: str, track: str, stage: str, now: datetime) -> dic
     }
 
 
+def stage_trainees(s: Session, a: Assessment) -> list[Member]:
+    """The trainees enrolled (active) in the stage of an assessment, by username."""
+    return sorted(
+        s.scalars(
+            select(Member)
+            .join(Enrollment, Enrollment.member_id == Member.id)
+            .where(Enrollment.stage_id == a.stage_id, Enrollment.status == "active")
+        ).unique(),
+        key=lambda m: m.username,
+    )
+
+
 def _username(s: Session, member_id: int, known: dict[int, Member]) -> str:
     m = known.get(member_id) or s.get(Member, member_id)
     return m.username if m else str(member_id)
@@ -351,6 +364,7 @@ def submissions(s: Session, cohort: str, aid: str, now: datetime) -> dict[str, A
     }
     for x in latest.values():
         people.setdefault(x.member_id, x.member)
+    jobs_of = grading.statuses(s, [x.id for x in latest.values()])
     rows = []
     for mid, m in sorted(people.items(), key=lambda kv: kv[1].username):
         sub = latest.get(mid)
@@ -383,6 +397,7 @@ def submissions(s: Session, cohort: str, aid: str, now: datetime) -> dict[str, A
                 "reason": (details.get("reason") or "") if r else "",
                 "pending_manual": details.get("pending_manual", []) if r else [],
                 "feedback": bool(sub and sub.feedback),
+                "grading": jobs_of.get(sub.id) if sub else None,
             }
         )
     subs = list(latest.values())
@@ -461,6 +476,7 @@ def submission(s: Session, sid: int) -> dict[str, Any]:
             else None
         ),
         "feedback_at": sub.feedback.released_at if sub.feedback else None,
+        "grading": grading.statuses(s, [sub.id]).get(sub.id),
         "cells": cell_rows(s, sub),
         "history": [
             {
@@ -471,5 +487,60 @@ def submission(s: Session, sid: int) -> dict[str, Any]:
                 "latest": h.id == history[-1].id,
             }
             for h in history
+        ],
+    }
+
+
+def regrade_progress(s: Session, sid: int) -> dict[str, Any]:
+    """Where one submission's grading stands, for the pages watching a regrade: its job (status,
+    attempts, the last error), its status and result as the submissions table shows them, and
+    its graded cells' points."""
+    sub = s.scalars(
+        select(Submission).where(Submission.id == sid).options(selectinload(Submission.result))
+    ).first()
+    if sub is None:
+        raise NotFound(f"no submission {sid} / 없는 제출입니다")
+    job = s.scalars(
+        select(GradingJob)
+        .where(GradingJob.submission_id == sid)
+        .order_by(GradingJob.enqueued_at.desc(), GradingJob.id.desc())
+        .limit(1)
+    ).first()
+    r = sub.result
+    from .store.exchange import cell_rows  # the record's own reader
+
+    return {
+        "submission": sub.id,
+        "assessment": sub.assessment.slug,
+        "username": sub.member.username,
+        "grading": grading.statuses(s, [sub.id]).get(sub.id),
+        "job": (
+            {
+                "status": job.status,
+                "attempts": job.attempts,
+                "enqueued_at": job.enqueued_at,
+                "finished_at": job.finished_at,
+                "error": job.last_error,
+            }
+            if job
+            else None
+        ),
+        "status": _status(sub),
+        "result": (
+            {
+                "status": r.status,
+                "grading_status": r.details.get("grading_status"),
+                "raw_score": r.raw_score,
+                "max_score": r.max_score,
+                "penalty": r.penalty,
+                "final_score": r.final_score,
+                "reason": r.details.get("reason", ""),
+                "computed_at": r.computed_at,
+            }
+            if r
+            else None
+        ),
+        "cells": [
+            {k: c[k] for k in ("notebook", "cell", "score", "max_score")} for c in cell_rows(s, sub)
         ],
     }

@@ -1,6 +1,8 @@
 """The grading queue in the database: enqueue, lease, finish — each a short transaction.
 
 - `enqueue` is idempotent: one job per (submission, release).
+- `regrade` queues one submission again, deliberately: its job back to queued with fresh
+  attempts (or a new one), audited with who, when and why.
 - `claim` leases the oldest queued job, or one whose worker's lease ran out (the worker died);
   every claim counts an attempt, and a job out of attempts fails with a reason the trainee sees.
 - `finish` records the result only if the caller still holds the lease, in the same transaction
@@ -12,6 +14,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
@@ -19,6 +22,7 @@ from sqlalchemy.orm import Session
 from ..core.audit import naive_utc
 from . import exchange as ex
 from .models import GradingJob, Submission
+from .repo import append_audit
 
 
 def enqueue(s: Session, subs: Iterable[Submission], now: datetime, max_attempts: int = 3) -> int:
@@ -42,6 +46,72 @@ def enqueue(s: Session, subs: Iterable[Submission], now: datetime, max_attempts:
             added += 1
     s.flush()
     return added
+
+
+def regrade(
+    s: Session, sub: Submission, *, actor: str, reason: str, now: datetime, max_attempts: int = 3
+) -> dict[str, Any]:
+    """Queue one submission's grading again, on purpose (`enqueue` grades a submission once per
+    release): its job of the submission's release goes back to queued with its attempts from
+    zero, or a new job is added. A job already queued or running is left as it is (it grades the
+    submission anyway). Audited (grading.regrade, the caller commits) with the reason and what
+    the job and the result were. The result stays as it is until the new grading is recorded.
+
+    Returns {"job", "status", "requeued"}: the job's id and status now, and whether this call
+    queued it (False: it was queued or running already)."""
+    reason = reason.strip()
+    if not reason:
+        raise ValueError("a reason is required / 사유를 입력하세요")
+    job = s.scalars(
+        select(GradingJob).filter_by(submission_id=sub.id, release_id=sub.release_id)
+    ).first()
+    before = job.status if job else None
+    requeued = before not in ("queued", "running")
+    if job is None:
+        job = GradingJob(submission_id=sub.id, release_id=sub.release_id)
+        s.add(job)
+    if requeued:
+        job.status, job.attempts, job.max_attempts = "queued", 0, max_attempts
+        job.lease_owner = job.lease_until = job.finished_at = job.last_error = None
+        job.enqueued_at = naive_utc(now)
+    s.flush()
+    r = sub.result
+    append_audit(
+        s,
+        now=now,
+        actor=actor,
+        action="grading.regrade",
+        target=f"user:{sub.member.username}",
+        details={
+            "assessment": sub.assessment.slug,
+            "submission": sub.id,
+            "job": job.id,
+            "job_before": before,
+            "result_before": (
+                {"status": r.status, "final_score": r.final_score} if r is not None else None
+            ),
+            "requeued": requeued,
+        },
+        reason=reason,
+    )
+    return {"job": job.id, "status": job.status, "requeued": requeued}
+
+
+def statuses(s: Session, submission_ids: Iterable[int]) -> dict[int, str]:
+    """The grading status of each submission that has a job: queued or running when any of its
+    jobs is, else its newest job's status."""
+    out: dict[int, str] = {}
+    ids = list(submission_ids)
+    if not ids:
+        return out
+    for sid, status in s.execute(
+        select(GradingJob.submission_id, GradingJob.status)
+        .where(GradingJob.submission_id.in_(ids))
+        .order_by(GradingJob.id)
+    ):
+        if out.get(sid) not in ("queued", "running"):
+            out[sid] = status
+    return out
 
 
 def _claimable(now: datetime):  # type: ignore[no-untyped-def]
