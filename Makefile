@@ -61,8 +61,10 @@ seed: install
 	$(BIN)/sadari db upgrade
 	$(BIN)/sadari demo seed --week
 
+# the demo `instructor` teaches both demo cohorts (settings: instructor_cohorts)
 run: seed
-	$(BIN)/sadari run
+	SADARI_INSTRUCTOR_COHORTS=$${SADARI_INSTRUCTOR_COHORTS-instructor:2026-seoul-1,instructor:2026-busan-1} \
+		$(BIN)/sadari run
 
 lint: install
 	$(BIN)/ruff check hub graders tests benchmarks images helm

@@ -310,7 +310,14 @@ def staff_server_roles(s: SadariSettings) -> list[dict[str, Any]]:
 
 
 def update_roles(s: SadariSettings, c: Config) -> None:
-    """Custom scopes and roles (JupyterHub RBAC); the idle culler's where it runs."""
+    """Custom scopes and roles (JupyterHub RBAC); the idle culler's where it runs; the instructors
+    of each cohort (`instructor_cohorts`) in its hub group `instructors:<cohort>`."""
+    from .core.trainee_list import instructor_group
+
+    c.JupyterHub.load_groups = {
+        instructor_group(cohort): {"users": sorted(users)}
+        for cohort, users in sorted(s.teaching.items())
+    }
     c.JupyterHub.custom_scopes = perm.CUSTOM_SCOPES
     c.JupyterHub.load_roles = [
         *roles(),

@@ -242,6 +242,29 @@ class SadariSettings(LoggingConfigurable):
         """`leaderboard_cohorts` as a set of cohort ids."""
         return {c.strip() for c in self.leaderboard_cohorts.split(",") if c.strip()}
 
+    instructor_cohorts = Unicode(
+        help="""Who teaches which cohort, as comma-separated `username:cohort` pairs
+        (`kim:2026-seoul-1,lee:2026-busan-1`): at every hub start each instructor is added to the
+        hub group `instructors:<cohort>`, which lets them see and help that cohort's trainees (the
+        trainees pages, their servers). Admins may also add members to those groups by hand; sadari
+        never removes any. `make run` gives the demo `instructor` every demo cohort. Default:
+        $SADARI_INSTRUCTOR_COHORTS, else none.""",
+    ).tag(config=True, env="SADARI_INSTRUCTOR_COHORTS")
+
+    @default("instructor_cohorts")
+    def _default_instructor_cohorts(self) -> str:
+        return _env("SADARI_INSTRUCTOR_COHORTS", "")
+
+    @property
+    def teaching(self) -> dict[str, list[str]]:
+        """`instructor_cohorts` as cohort -> the usernames teaching it."""
+        out: dict[str, list[str]] = {}
+        for pair in self.instructor_cohorts.split(","):
+            user, _, cohort = pair.strip().partition(":")
+            if user.strip() and cohort.strip():
+                out.setdefault(cohort.strip(), []).append(user.strip())
+        return out
+
     max_submission_bytes = Integer(
         help="Largest submission (zip upload, and its unpacked content) accepted, in bytes. "
         "Default: $SADARI_MAX_SUBMISSION_BYTES, else 20 MiB.",

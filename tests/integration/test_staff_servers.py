@@ -5,7 +5,8 @@ no such group, none; admins every trainee's, no staff member's. The service's
 `/api/v1/trainees/NAME/server` answers the same people the same way and audits what it did.
 
 The demo cohort 2026-seoul-1 (trainee001 …), one trainee of 2026-busan-1 imported here, and
-`hubadmin`, a JupyterHub admin who keeps the instructors' groups as an admin would.
+`instructor` teaches 2026-seoul-1 (the setting `instructor_cohorts`, applied by the hub at start as
+its group `instructors:2026-seoul-1`); `hubadmin` is a JupyterHub admin.
 """
 
 from __future__ import annotations
@@ -32,14 +33,17 @@ ROSTER = f"username,name,cohort,track\nbusan01,부산 교육생,{BUSAN},vision-a
 def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningHub]:
     data_dir: Path = tmp_path_factory.mktemp("staff-servers")
     running = RunningHub.start(
-        data_dir, f"sqlite:///{data_dir}/sadari.sqlite", trainees=2, SADARI_HUB_ADMINS="hubadmin"
+        data_dir,
+        f"sqlite:///{data_dir}/sadari.sqlite",
+        trainees=2,
+        SADARI_HUB_ADMINS="hubadmin",
+        SADARI_INSTRUCTOR_COHORTS=f"instructor:{SEOUL}",  # the hub puts them in the group
     )
     try:
         r = running.call("admin", "POST", f"{API}/roster?filename=busan.csv", data=ROSTER)
         assert r.status_code == 200, r.text
-        group = f"/hub/api/groups/instructors:{SEOUL}/users"
-        r = running.call("hubadmin", "POST", group, json={"users": ["instructor"]})
-        assert r.status_code == 200, r.text
+        group = running.call("hubadmin", "GET", f"/hub/api/groups/instructors:{SEOUL}").json()
+        assert group["users"] == ["instructor"], group
         yield running
     finally:
         running.stop()

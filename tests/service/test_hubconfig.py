@@ -77,6 +77,17 @@ def test_roles_give_scopes_through_groups(settings: SadariSettings) -> None:
     assert set(c.JupyterHub.custom_scopes) == {perm.LEARN, perm.INSTRUCT, perm.ADMIN}
 
 
+def test_instructors_join_the_groups_of_the_cohorts_they_teach(settings: SadariSettings) -> None:
+    assert hubconfig.apply(settings, Config()).JupyterHub.load_groups == {}
+    settings.instructor_cohorts = "lee:2026-busan-1, kim:2026-seoul-1,instructor:2026-seoul-1,bad"
+    assert settings.teaching == {"2026-busan-1": ["lee"], "2026-seoul-1": ["kim", "instructor"]}
+    c = hubconfig.apply(settings, Config())
+    assert c.JupyterHub.load_groups == {
+        "instructors:2026-busan-1": {"users": ["lee"]},
+        "instructors:2026-seoul-1": {"users": ["instructor", "kim"]},
+    }
+
+
 def test_apply_twice_is_the_same(settings: SadariSettings) -> None:
     once = hubconfig.apply(settings, Config())
     twice = hubconfig.apply(settings, hubconfig.apply(settings, Config()))
