@@ -28,6 +28,7 @@ from .pages import (
 )
 from .roster import roster_handlers
 from .selection import selection_handlers
+from .selection_pages import selection_page_handlers
 from .trainees import trainee_handlers
 
 USER = r"([a-z0-9][a-z0-9._-]{0,63})"
@@ -55,6 +56,7 @@ default_handlers = [
     *exchange_handlers,
     *assessment_handlers,
     *selection_handlers,
+    *selection_page_handlers,
     *roster_handlers,
     *trainee_handlers,
     ("/api/v1/.*", NotFoundHandler),
