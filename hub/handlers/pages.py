@@ -183,10 +183,10 @@ class AdminPage(PageHandler):
     def get(self) -> None:
         """Render admin.html."""
         who = self.caller(perm.ADMIN)
-        with self.ctx.sessions() as s:
+        with self.ctx.sessions.begin() as s:  # the audit checkpoint moves on
             me = self.me(s, who)
             summary = counts(s)
-            audit = audit_view(s, 20, None)
+            audit = audit_view(s, 20, None, self.ctx.now())
             cohorts = boards.stages(s)
             zone = program_zone(s)
         self.render_page(
