@@ -2,7 +2,9 @@
 // the page's XSRF token (the API accepts the hub's OAuth cookie only with it); grading shows live
 // progress from GET assessments/AID/grading (done/total, rate, time left) and survives a reload,
 // since the page starts watching every assessment the server says is being graded.
-// Nothing here builds HTML from text: messages are set with textContent.
+// Releasing feedback first shows what it would do (GET assessments/AID/feedback/preview: who
+// gets feedback, who is held back or left out, and why) in a dialog; only its confirmation posts.
+// Nothing here builds HTML from text: messages and trainees' names are set with textContent.
 "use strict";
 
 (() => {
@@ -206,6 +208,7 @@
         const released = (result && result.released) || [];
         const held = (result && result.held) || [];
         const lines = held.map((h) => fmt(msg.held, { username: h.username, reason: h.reason || h.why }));
+        lines.push(...leftOut(result));
         reloadWith(
           held.length ? "warning" : "success",
           fmt(msg.feedback, { released: released.length, held: held.length }),
@@ -247,9 +250,106 @@
     }
   }
 
+  // --- the feedback preview -------------------------------------------------------------------
+
+  const dialog = document.getElementById("feedback-preview");
+  const pmsg = JSON.parse(document.getElementById("preview-messages").textContent);
+  let previewing = null; // the section whose feedback the dialog shows
+
+  function detail(t) {
+    const parts = [];
+    if (t.category === "manual") parts.push(fmt(pmsg.cells, { n: (t.pending_manual || []).length }));
+    if (t.category === "held") {
+      parts.push(pmsg.why[t.why] || t.why);
+      parts.push(t.until ? fmt(pmsg.until, { until: shown(t.until) }) : pmsg.no_date);
+    }
+    if (t.category === "waiting") parts.push(pmsg[t.grading] || t.grading);
+    if (t.category === "failed" && t.reason) parts.push(t.reason.slice(0, 200));
+    if (t.earlier_feedback && t.category !== "release" && t.category !== "manual") {
+      parts.push(pmsg.earlier);
+    }
+    return parts.join(" · ");
+  }
+
+  function fillPreview(data) {
+    const total = data.trainees.length;
+    const n = data.counts;
+    const releasing = n.release + n.manual;
+    for (const group of dialog.querySelectorAll(".preview-group")) {
+      const mine = data.trainees.filter((t) => t.category === group.dataset.category);
+      group.hidden = mine.length === 0;
+      group.querySelector(".preview-count").textContent = String(mine.length);
+      const list = group.querySelector(".preview-names");
+      list.replaceChildren();
+      for (const t of mine) {
+        const li = document.createElement("li");
+        li.dataset.username = t.username;
+        const who = document.createElement("span");
+        who.className = "fw-semibold";
+        who.textContent = t.username;
+        li.append(who);
+        if (t.name) {
+          const name = document.createElement("span");
+          name.setAttribute("translate", "no");
+          name.textContent = ` (${t.name})`;
+          li.append(name);
+        }
+        const more = detail(t);
+        if (more) {
+          const small = document.createElement("span");
+          small.className = "text-body-secondary";
+          small.textContent = ` — ${more}`;
+          li.append(small);
+        }
+        list.append(li);
+      }
+    }
+    const lines = [fmt(pmsg.summary, { release: releasing, total, left: total - releasing })];
+    if (!releasing) lines.push(pmsg.nothing);
+    if (data.hidden_tests.length) lines.push(fmt(pmsg.hidden, { n: data.hidden_tests.length }));
+    dialog.querySelector(".preview-summary").textContent = lines.join(" ");
+    const confirm = dialog.querySelector(".preview-confirm");
+    confirm.textContent = fmt(pmsg.confirm, { n: releasing });
+    confirm.disabled = releasing === 0;
+  }
+
+  async function preview(section) {
+    previewing = section;
+    const aid = section.dataset.aid;
+    dialog.querySelector(".preview-which").textContent = section.querySelector("h2").textContent;
+    dialog.querySelector(".preview-summary").textContent = pmsg.checking;
+    for (const group of dialog.querySelectorAll(".preview-group")) group.hidden = true;
+    dialog.querySelector(".preview-confirm").disabled = true;
+    dialog.showModal();
+    try {
+      const path = `assessments/${aid}/feedback/preview?cohort=${encodeURIComponent(cohort)}&lang=${lang}`;
+      fillPreview(await call("GET", path));
+    } catch (e) {
+      dialog.querySelector(".preview-summary").textContent = fmt(msg.failed, { message: e.message });
+    }
+  }
+
+  dialog.querySelector(".preview-cancel").addEventListener("click", () => dialog.close());
+  dialog.querySelector(".preview-confirm").addEventListener("click", () => {
+    dialog.close();
+    if (previewing) act(previewing, "feedback");
+  });
+
+  function leftOut(result) {
+    const parts = [];
+    for (const key of ["waiting", "not_graded", "failed", "no_submission"]) {
+      const n = ((result && result[key]) || []).length;
+      if (n) parts.push(`${pmsg.labels[key]} ${n}`);
+    }
+    return parts.length ? [fmt(pmsg.left_out, { list: parts.join(", ") })] : [];
+  }
+
   for (const section of board.querySelectorAll("section.assessment")) {
     for (const button of section.querySelectorAll("button.act")) {
-      button.addEventListener("click", () => act(section, button.dataset.action));
+      const action = button.dataset.action;
+      button.addEventListener("click", () =>
+        action === "feedback" ? preview(section) : act(section, action),
+      );
     }
     for (const form of section.querySelectorAll("form")) {
       form.addEventListener("submit", (event) => {
