@@ -97,9 +97,9 @@ def grading_files(
     """The grading folder of one submission, as stock nbgrader's autograde builds it: the
     submission's files, then the assessment's own files (everything but the notebooks that
     `generate_assignment` copied from the source folder: data, helper modules) over them —
-    read-only, except `exclude_overwriting`, where the trainee's copy counts. The notebooks graded
-    are not among them (their cells are sent to the kernel). Nothing of the hidden tests or
-    solutions is there: they live only in the source notebooks.
+    read-only, except `exclude_overwriting`, where the trainee's copy counts. No notebook is among
+    them (stock nbgrader copies none along: the graded ones' cells are sent to the kernel).
+    Nothing of the hidden tests or solutions is there: they live only in the source notebooks.
 
     Returns the files and notes: a trainee file left out because Python would import it in
     place of an installed or released module (`numpy.py`), a released file kept as the trainee's.
@@ -108,12 +108,11 @@ def grading_files(
         rel: path for rel, path in _files_under(source_dir).items() if not rel.endswith(".ipynb")
     }
     keep = {posixpath.normpath(p) for p in exclude_overwriting}
-    graded = {p.name for p in source_dir.glob("*.ipynb")}
     files: dict[str, WorkFile] = {}
     notes: list[str] = []
     for rel, path in _files_under(submitted_dir).items():
-        if rel in graded or rel in SERVER_FILES:
-            continue
+        if rel.endswith(".ipynb") or rel in SERVER_FILES:
+            continue  # as stock: notebooks are graded from their cells, never copied along
         if rel in released and rel not in keep:
             continue  # the instructor's copy is used
         if _shadows(rel, set(released)):

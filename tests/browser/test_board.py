@@ -168,6 +168,8 @@ async def test_feedback_release_and_export(hub: RunningHub, new_page: NewPage) -
     page = await new_page()
     await login(page, hub, "instructor", BOARD)
     await section(page).get_by_role("button", name="피드백 배포").click()
+    # the preview says who would get it and who is left out; only its confirmation releases
+    await page.locator("#feedback-preview .preview-confirm").click()
     await expect(page.locator("#notice")).to_contain_text("피드백을", timeout=GRADING)
     await expect(section(page).locator(".state")).to_have_attribute(
         "data-state", re.compile("graded|feedback_released")
