@@ -22,7 +22,11 @@ PS = ROOT / "source" / "ps1"
 
 def cell(kind: str, source: str, **nbgrader: object) -> dict[str, object]:
     meta = {"nbgrader": {"schema_version": 1, "locked": False, "grade": False, **nbgrader}}
-    out: dict[str, object] = {"cell_type": kind, "metadata": meta if nbgrader else {}, "source": source}
+    out: dict[str, object] = {
+        "cell_type": kind,
+        "metadata": meta if nbgrader else {},
+        "source": source,
+    }
     if kind == "code":
         out.update(execution_count=None, outputs=[])
     return out
@@ -33,7 +37,9 @@ def solution(grade_id: str, source: str) -> dict[str, object]:
 
 
 def test(grade_id: str, points: float, source: str) -> dict[str, object]:
-    return cell("code", source, grade_id=grade_id, grade=True, points=points, locked=True, solution=False)
+    return cell(
+        "code", source, grade_id=grade_id, grade=True, points=points, locked=True, solution=False
+    )
 
 
 def notebook(cells: list[dict[str, object]]) -> str:
@@ -81,7 +87,7 @@ PROBLEM2 = [
     solution(
         "total",
         "import numpy as np\n\n\ndef total(path):\n    ### BEGIN SOLUTION\n"
-        "    with np.load(path) as z:\n        return float(z[\"a\"].sum() + z[\"b\"].sum())\n"
+        '    with np.load(path) as z:\n        return float(z["a"].sum() + z["b"].sum())\n'
         "    ### END SOLUTION",
     ),
     test("test_total_type", 1, 'assert isinstance(total("data/arrays.npz"), float)'),
@@ -134,8 +140,12 @@ def main() -> None:
     (PS / "problem2.ipynb").write_text(notebook(PROBLEM2), encoding="utf-8")
     (PS / "checks.py").write_text(CHECKS, encoding="utf-8")
     (PS / "data" / "values.npy").write_bytes(npy(np.arange(1.0, 6.0)))
-    (PS / "data" / "arrays.npz").write_bytes(npz(a=np.array([1.0, 2.0, 3.0]), b=np.array([4.0, 5.0, 6.0])))
-    (PS / "data" / "table.csv").write_text("id,value\n1,1.0\n2,2.0\n3,3.0\n4,4.0\n", encoding="utf-8")
+    (PS / "data" / "arrays.npz").write_bytes(
+        npz(a=np.array([1.0, 2.0, 3.0]), b=np.array([4.0, 5.0, 6.0]))
+    )
+    (PS / "data" / "table.csv").write_text(
+        "id,value\n1,1.0\n2,2.0\n3,3.0\n4,4.0\n", encoding="utf-8"
+    )
 
 
 if __name__ == "__main__":

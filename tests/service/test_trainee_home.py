@@ -101,4 +101,8 @@ def test_the_due_instant_and_submissions_are_the_trainees_own(  # type: ignore[n
 
 def test_someone_not_enrolled_sees_an_empty_page(engine) -> None:  # type: ignore[no-untyped-def]
     with session_factory(engine)() as s:
-        assert page(s, "ghost", SEEDED) == {"assessments": [], "standing": None, "leaderboard": None}
+        assert page(s, "ghost", SEEDED) == {
+            "assessments": [],
+            "standing": None,
+            "leaderboard": None,
+        }
