@@ -13,7 +13,7 @@ import os
 import signal
 import sys
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -67,6 +67,8 @@ class Context:
     blobs: BlobStore
     now: Callable[[], datetime] = utcnow
     log: logging.Logger = logging.getLogger("sadari")
+    # set by whoever queues grading jobs through the API: the service's worker takes them at once
+    grading_wake: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def sync_hub(self, usernames: Iterable[str] | None = None) -> dict[str, Any]:
         """Bring hub users and groups in line with the database (all members or `usernames`)."""
@@ -247,9 +249,13 @@ class SadariService(Application):
         from .store import grading
 
         poll = max(1, self.sadari.grading_poll_seconds)
+        wake = self.ctx.grading_wake
+        woken = False
         while self.sadari.service_grading:
             try:
-                before = self.ctx.now() - timedelta(seconds=poll)
+                # jobs the API queued (it woke us) are ours at once; otherwise only those left
+                # waiting a poll or longer (fresh ones belong to a CLI grading them itself)
+                before = None if woken else self.ctx.now() - timedelta(seconds=poll)
                 with self.ctx.sessions() as s:
                     n = grading.waiting(s, self.ctx.now(), before)
                 if n:
@@ -276,7 +282,12 @@ class SadariService(Application):
                     self.log.info("graded the waiting jobs: %s", counts)
             except Exception as e:  # never let the loop die (database away, grader missing)
                 self.log.warning("grading the waiting jobs failed: %s", e)
-            await asyncio.sleep(poll)
+            try:
+                await asyncio.wait_for(wake.wait(), timeout=poll)
+                woken = True
+            except TimeoutError:
+                woken = False
+            wake.clear()
 
     def start(self) -> None:
         """Listen on the service URL given by the hub and run forever."""

@@ -18,6 +18,8 @@ from .exchange import AID
 
 class AssessmentOpHandler(ApiHandler):
     """POST /api/v1/assessments/AID/(release|autograde|feedback)?cohort=: run an operation.
+    Autograde only queues each trainee's latest submission and answers 202 at once with the URL of
+    its progress (GET .../grading); the service's worker grades them.
 
     A release whose student version still holds solutions or hidden tests is refused with 422
     (`problems`: notebook and cell of each). Feedback answers with whom it went to and whom it
@@ -34,19 +36,19 @@ class AssessmentOpHandler(ApiHandler):
             if action == "release":
                 result = await asyncio.to_thread(ops_.release, ops, aid, cohort)
             elif action == "autograde":
-                grader = ops_.autograder_for(ctx.settings)
-                try:
-                    result = await asyncio.to_thread(
-                        ops_.autograde,
-                        ops,
-                        aid,
-                        grader,
-                        cohort,
-                        None,
-                        ctx.settings.grading_workers,
-                    )
-                finally:
-                    grader.close()
+                # the API only queues: the service's worker (or the grading workers) grade, and
+                # GET grading reports the progress
+                result = await asyncio.to_thread(
+                    ops_.autograde, ops, aid, None, cohort, queue_only=True
+                )
+                ctx.grading_wake.set()
+                progress = f"{ctx.prefix}api/v1/assessments/{aid}/grading" + (
+                    f"?cohort={cohort}" if cohort else ""
+                )
+                self.set_header("Location", progress)
+                body = {"assessment": aid, "action": action, "result": result, "progress": progress}
+                self.write_json(body, 202)
+                return
             else:
                 result = await asyncio.to_thread(ops_.feedback, ops, aid, cohort)
         except ops_.StudentVersionLeak as e:

@@ -129,6 +129,7 @@ class RegradeHandler(ApiHandler):
             if sub.assessment.slug != aid:
                 raise ApiError(404, f"submission {sid} is not one of {aid} / 없는 제출입니다")
             job = grading.regrade(s, sub, actor=who["name"], reason=reason, now=self.ctx.now())
+        self.ctx.grading_wake.set()  # the service's worker takes it at once
         url = _progress_url(self.ctx.prefix, aid, int(sid))
         self.set_header("Location", url)
         self.write_json({"submission": int(sid), **job, "progress": url}, 202)

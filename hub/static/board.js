@@ -162,8 +162,12 @@
         text.textContent = parts.join(" · ");
         const idle = p.jobs.queued + p.jobs.running === 0;
         if (idle && !section.dataset.busy && section.dataset.state === "grading") {
-          stopped = true; // someone else's grading ended: show the new counts
-          window.location.reload();
+          stopped = true; // the grading ended: show the new counts
+          if (section.dataset.mine) {
+            reloadWith("success", fmt(msg.graded, { summary: summary({ done: p.jobs.done, failed: p.jobs.failed }) }));
+          } else {
+            window.location.reload();
+          }
           return;
         }
       } catch (e) {
@@ -203,7 +207,12 @@
         const mine = (Array.isArray(result) ? result : []).find((r) => r.cohort === cohort) || {};
         reloadWith("success", fmt(msg.released, { version: mine.version ?? "?" }));
       } else if (action === "autograde") {
-        reloadWith("success", fmt(msg.graded, { summary: summary(result) }));
+        // queued (202): the service's worker grades; the progress shows until the queue is
+        // empty, then the page reloads with what the grading gave
+        section.dataset.mine = "1";
+        section.dataset.state = "grading";
+        delete section.dataset.busy;
+        return;
       } else {
         const released = (result && result.released) || [];
         const held = (result && result.held) || [];
