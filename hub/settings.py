@@ -326,10 +326,11 @@ class SadariSettings(LoggingConfigurable):
         return int(_env("SADARI_GRADING_WORKERS", str(os.cpu_count() or 1)))
 
     service_grading = Bool(
-        help="""The service grades jobs left waiting in the queue: queued before it (re)started,
-        queued with `--queue-only`, or leased by a worker that stopped; checked at start and every
-        `grading_poll_seconds`, taking jobs queued at least that long ago (fresh ones belong to
-        whoever queued them). Turn off where separate grading workers run (the Helm chart).
+        help="""The service grades what its API queues (autograde, regrade: at once) and jobs left
+        waiting in the queue: queued before it (re)started, queued with `--queue-only`, or leased
+        by a worker that stopped; checked at start and every `grading_poll_seconds`, taking jobs
+        queued at least that long ago (fresh ones from the CLI belong to the CLI grading them).
+        Turn off where separate grading workers run (the Helm chart).
         Default: $SADARI_SERVICE_GRADING (0 or 1), else on.""",
     ).tag(config=True, env="SADARI_SERVICE_GRADING")
 
