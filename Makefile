@@ -10,7 +10,7 @@ export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 
 .PHONY: help install system-deps run seed test test-serial test-unit test-service test-hub \
         test-postgresql test-sandbox test-labs test-docker test-helm test-browser images lint format \
-        bench-spawn bench-exchange bench-autograde bench-select clean
+        bench-spawn bench-exchange bench-autograde bench-select bench-pages clean
 
 help:
 	@echo "make run          install, seed the demo cohort, start on http://127.0.0.1:8000"
@@ -125,6 +125,9 @@ bench-autograde: install
 
 bench-select: install
 	$(BIN)/python benchmarks/selection.py
+
+bench-pages: install
+	$(BIN)/python benchmarks/pages.py
 
 format: install
 	$(BIN)/ruff format hub graders tests benchmarks images helm
