@@ -51,3 +51,10 @@ def test_every_message_has_a_korean_translation_with_its_placeholders() -> None:
             english,
             ko[english],
         )
+
+
+def test_a_literal_percent_sign_is_written_twice() -> None:
+    # the pages' gettext is Jinja's newstyle one: every message, with or without values, goes
+    # through `%`-formatting, so a lone `%` in a translation is a 500 on the Korean page
+    for english, text in korean().items():
+        assert "%" not in re.sub(r"%%|%\(\w+\)[sd]", "", text), (english, text)
