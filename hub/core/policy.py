@@ -109,6 +109,10 @@ def spawn_plan(curriculum: Curriculum, placement: Placement | None) -> SpawnPlan
     }
     if placement.cohort:
         env["SADARI_COHORT"] = placement.cohort
+        zone = next((c.timezone for c in curriculum.cohorts if c.id == placement.cohort), None)
+        if zone:
+            # The exchange writes the Assignment List's times in it (graders/exchange).
+            env["SADARI_TIMEZONE"] = zone
     resources = plan.resources if plan and plan.resources else track.resources
     idle = curriculum.stage(placement.stage).idle_minutes
     return SpawnPlan(

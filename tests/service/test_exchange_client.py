@@ -317,6 +317,25 @@ def test_nbgrader_config_plugs_every_class_into_the_exchange_factory() -> None:
     assert factory.collect is sx.SadariExchangeCollect
 
 
+def test_the_cohorts_time_zone_from_the_spawner_reaches_the_assignment_lists_times(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The spawner sets SADARI_TIMEZONE (core/policy.py); the config makes it nbgrader's
+    Exchange.timezone, so the Assignment List and feedback folders show the cohort's time."""
+    iso = "2026-11-20T09:30:15.123456+00:00"
+    monkeypatch.delenv("SADARI_TIMEZONE", raising=False)
+    config = PyFileConfigLoader("nbgrader_config.py", path=str(CONFIG_DIR)).load_config()
+    assert sx.SadariExchangeList(config=config).format_time(iso) == (
+        "2026-11-20 09:30:15.123456 UTC"
+    )
+    monkeypatch.setenv("SADARI_TIMEZONE", "Asia/Seoul")
+    config = PyFileConfigLoader("nbgrader_config.py", path=str(CONFIG_DIR)).load_config()
+    lister = sx.SadariExchangeList(config=config)
+    assert lister.format_time(iso) == "2026-11-20 18:30:15.123456 KST"
+    # timestamp.txt: nbgrader would read 'KST' as UTC, so it is written in UTC
+    assert lister.timestamp_txt(iso) == "2026-11-20 09:30:15.123456 UTC"
+
+
 def test_service_url_and_token_come_from_the_environment_unless_configured(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -47,6 +47,7 @@ def test_plan_for_a_trainee(curriculum: Curriculum) -> None:
         "SADARI_TRACK": "data-analysis",
         "SADARI_STAGE": "advanced",
         "SADARI_COHORT": "2026-seoul-1",
+        "SADARI_TIMEZONE": "Asia/Seoul",
     }
 
 
