@@ -54,6 +54,7 @@ from .core.feedback import (
     student_version_leaks,
 )
 from .core.nbmeta import nbgrader_hint
+from .locale import when
 from .settings import SadariSettings
 from .storage import BlobStore
 from .store import exchange as ex
@@ -457,6 +458,8 @@ def _summary_html(sub: Submission, a: Assessment) -> bytes:
     and the grader's comment) or whose autograded points a person changed (with the reason)."""
     env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=select_autoescape())
     r = sub.result
+    zone = a.stage.track.cohort.timezone  # the trainee reads every time in their cohort's zone
+    due = datetime.fromisoformat(r.details["due_at"]) if r and r.details.get("due_at") else None
     s = object_session(sub)
     cells = ex.cell_rows(s, sub) if s is not None else []
     by_hand = [c for c in cells if c["kind"] == "manual" or c["origin"] == "sadari"]
@@ -467,7 +470,9 @@ def _summary_html(sub: Submission, a: Assessment) -> bytes:
             a=a,
             r=r,
             policy=LatePolicy.from_dict(a.late_policy).describe(),
-            due=datetime.fromisoformat(r.details["due_at"]) if r else None,
+            zone=zone,
+            submitted=when(sub.submitted_at, zone, "ko", seconds=True),
+            due=when(due, zone, "ko", seconds=True),
             by_hand=by_hand,
         )
         .encode()

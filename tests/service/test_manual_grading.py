@@ -151,6 +151,8 @@ def test_a_grade_counts_in_the_result_is_audited_and_reaches_the_feedback(ops: o
         assert entry.details["from"] is None and entry.details["to"] == 1.5
         assert entry.details["cell"] == MEMO and entry.details["version"] == 2
         html = ops_._summary_html(sub, sub.assessment).decode()
+        seoul = (sub.submitted_at + timedelta(hours=9)).strftime("%Y-%m-%d %H:%M:%S")
+    assert f'id="submitted">{seoul}</td>' in html and "Asia/Seoul" in html  # the cohort's zone
     assert "1.5 / 2" in html and "근거가 부족합니다 &lt;b&gt;more&lt;/b&gt;" in html
 
 
