@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from . import selection as workflow
 from .store import repo
 from .store import selection as db
-from .store.models import Selection
+from .store.models import Enrollment, Selection
 
 
 def _visible(
@@ -27,12 +27,19 @@ def _visible(
     return None
 
 
+def _stage_name(e: Enrollment, slug: str) -> dict[str, str]:
+    """The name ({ko, en}) of the stage `slug` of the enrollment's track (the slug if unknown)."""
+    stage = next((x for x in e.track.stages if x.slug == slug), None)
+    return {"ko": stage.name_ko, "en": stage.name_en} if stage else {"ko": slug, "en": slug}
+
+
 def standing(s: Session, username: str) -> dict[str, Any]:
     """A trainee's own outcome in the newest visible selection of their cohort: rank, total and
-    its parts, eligibility reasons, cutoff and gap, selected and why, the override in force."""
+    its parts, eligibility reasons, cutoff and gap, selected and why, the override in force; the
+    stage it selects for by its slug and its name in the trainee's track ({ko, en})."""
     e = repo.active_enrollment(repo.member(s, username))
     found = _visible(s, e.cohort_id, username) if e else None
-    if found is None or found[1] is None:
+    if e is None or found is None or found[1] is None:
         return {"username": username, "selection": None}
     sel, row = found[0], found[1]
     o = db.effective_overrides(sel).get(username)
@@ -47,7 +54,13 @@ def standing(s: Session, username: str) -> dict[str, Any]:
     ]
     return {
         "username": username,
-        "selection": {"id": sel.id, "stage": sel.stage, "source": sel.source, "status": sel.status},
+        "selection": {
+            "id": sel.id,
+            "stage": sel.stage,
+            "source": sel.source,
+            "status": sel.status,
+            "stage_name": _stage_name(e, sel.stage),
+        },
         "pool": row["pool"],
         "pool_size": next((p["size"] for p in sel.pools if p["name"] == row["pool"]), None),
         "rank": row["rank"],
