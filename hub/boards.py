@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from .core.audit import naive_utc
@@ -34,6 +34,7 @@ from .store.models import (
     Cohort,
     Enrollment,
     Extension,
+    Feedback,
     GradingJob,
     Member,
     Release,
@@ -149,23 +150,32 @@ class _Facts:
     jobs: dict[int, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
 
 
-def _facts(s: Session, ids: list[int]) -> _Facts:
-    f = _Facts()
+def _releases(s: Session, ids: list[int]) -> dict[int, Release]:
+    """The newest release of each of the assessments `ids`."""
     if not ids:
-        return f
+        return {}
     newest = (
         select(Release.assessment_id, func.max(Release.version).label("v"))
         .where(Release.assessment_id.in_(ids))
         .group_by(Release.assessment_id)
         .subquery()
     )
-    for r in s.scalars(
-        select(Release).join(
-            newest,
-            (Release.assessment_id == newest.c.assessment_id) & (Release.version == newest.c.v),
+    return {
+        r.assessment_id: r
+        for r in s.scalars(
+            select(Release).join(
+                newest,
+                (Release.assessment_id == newest.c.assessment_id) & (Release.version == newest.c.v),
+            )
         )
-    ):
-        f.releases[r.assessment_id] = r
+    }
+
+
+def _facts(s: Session, ids: list[int]) -> _Facts:
+    f = _Facts()
+    if not ids:
+        return f
+    f.releases = _releases(s, ids)
     counts = s.execute(
         select(
             Submission.assessment_id, Submission.member_id, func.count(), func.max(Submission.id)
@@ -210,14 +220,32 @@ def state_of(
 ) -> str:
     """The state of an assessment (see the module's docstring); `closes` is the latest due
     instant (deadline or extension), naive UTC."""
+    with_result = [x for x in subs if x.result is not None]
+    shown = [x for x in with_result if x.result is not None and x.result.status != "failed"]
+    with_feedback = sum(1 for x in shown if x.feedback is not None)
+    return _state(
+        released, jobs, len(subs), len(with_result), len(shown), with_feedback, closes, now
+    )
+
+
+def _state(
+    released: bool,
+    jobs: Counter[str],
+    submitted: int,
+    with_result: int,
+    shown: int,
+    shown_with_feedback: int,
+    closes: datetime,
+    now: datetime,
+) -> str:
+    """`state_of` from counts of the latest submissions: all, with a result, with a result that
+    is not failed (`shown`), and of those with feedback."""
     if not released:
         return "not_released"
     if jobs["queued"] or jobs["running"]:
         return "grading"
-    with_result = [x for x in subs if x.result is not None]
-    shown = [x for x in with_result if x.result is not None and x.result.status != "failed"]
-    if subs and len(with_result) == len(subs):
-        if shown and all(x.feedback is not None for x in shown):
+    if submitted and with_result == submitted:
+        if shown and shown_with_feedback == shown:
             return "feedback_released"
         return "graded"
     if naive_utc(now) > closes:
@@ -241,31 +269,122 @@ def _status(sub: Submission | None) -> str:
 # --- the board -----------------------------------------------------------------------------
 
 
+@dataclass
+class _Tally:
+    """One assessment's latest submissions (one per trainee), counted by the database."""
+
+    submitted: int = 0
+    late: int = 0
+    enrolled: int = 0  # of them by trainees enrolled in the stage
+    results: int = 0  # with a result
+    shown: int = 0  # with a result that is not failed
+    shown_feedback: int = 0  # of those, with feedback
+    feedback: int = 0
+    statuses: Counter[str] = field(default_factory=Counter)  # as `_status` names them
+    jobs: Counter[str] = field(default_factory=Counter)  # grading jobs of them by status
+
+
+_STATUS_OF = {None: "waiting", "failed": "failed", "needs-manual": "needs_manual"}  # else graded
+
+
+def _tallies(s: Session, ids: list[int], stage_id: int) -> dict[int, _Tally]:
+    """The counts of the board for assessments `ids` in two aggregate queries (no row per
+    submission reaches Python): the latest submission of each trainee is the one with the
+    highest id; late against the trainee's due instant (deadline, else a later extension)."""
+    out: dict[int, _Tally] = defaultdict(_Tally)
+    if not ids:
+        return out
+    latest = (
+        select(func.max(Submission.id).label("id"))
+        .where(Submission.assessment_id.in_(ids))
+        .group_by(Submission.member_id, Submission.assessment_id)  # the index's order
+        .subquery()
+    )
+    due = func.coalesce(Assessment.due_override_at, Assessment.due_at)
+    own_due = case((Extension.due_at > due, Extension.due_at), else_=due)
+
+    def total(condition: Any) -> Any:
+        return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+    rows = s.execute(
+        select(
+            Submission.assessment_id,
+            Result.status,  # None: no result yet
+            func.count(),
+            total(Submission.submitted_at > own_due),
+            total(Enrollment.id.is_not(None)),
+            total(Feedback.id.is_not(None)),
+        )
+        .select_from(latest)
+        .join(Submission, Submission.id == latest.c.id)
+        .join(Assessment, Assessment.id == Submission.assessment_id)
+        .outerjoin(Result, Result.submission_id == Submission.id)
+        .outerjoin(Feedback, Feedback.submission_id == Submission.id)
+        .outerjoin(
+            Extension,
+            (Extension.assessment_id == Submission.assessment_id)
+            & (Extension.member_id == Submission.member_id),
+        )
+        .outerjoin(
+            Enrollment,
+            (Enrollment.member_id == Submission.member_id)
+            & (Enrollment.stage_id == stage_id)
+            & (Enrollment.status == "active"),
+        )
+        .group_by(Submission.assessment_id, Result.status)
+    ).all()
+    for aid, result_status, n, late, enrolled, feedback in rows:
+        t = out[aid]
+        kind = _STATUS_OF.get(result_status, "graded")
+        t.submitted += n
+        t.late += late
+        t.enrolled += enrolled
+        t.statuses[kind] += n
+        t.feedback += feedback
+        if kind != "waiting":
+            t.results += n
+            if kind != "failed":
+                t.shown += n
+                t.shown_feedback += feedback
+    for aid, job_status, n in s.execute(
+        select(Submission.assessment_id, GradingJob.status, func.count())
+        .select_from(latest)
+        .join(Submission, Submission.id == latest.c.id)
+        .join(GradingJob, GradingJob.submission_id == Submission.id)
+        .group_by(Submission.assessment_id, GradingJob.status)
+    ):
+        out[aid].jobs[job_status] += n
+    return out
+
+
 def board(s: Session, cohort: str, track: str, stage: str, now: datetime) -> dict[str, Any]:
     """The assessments of one cohort's track and stage: state, due instant and extensions,
     counts (submitted, on time, late, not submitted, graded, failed, waiting for manual grading,
-    waiting for grading) and the grading queue of each."""
+    waiting for grading) and the grading queue of each. Counted by the database (`_tallies`):
+    a stage of thousands of trainees and tens of assessments loads no submission as an object."""
     st = _stage(s, cohort, track, stage)
     c = st.track.cohort
-    enrolled = {
-        e.member_id: e.member
-        for e in s.scalars(
-            select(Enrollment)
+    enrolled: dict[int, str] = {
+        mid: username
+        for mid, username in s.execute(
+            select(Member.id, Member.username)
+            .join(Enrollment, Enrollment.member_id == Member.id)
             .where(Enrollment.stage_id == st.id, Enrollment.status == "active")
-            .options(selectinload(Enrollment.member))
         )
     }
-    facts = _facts(s, [a.id for a in st.assessments])
+    ids = [a.id for a in st.assessments]
+    releases = _releases(s, ids)
+    extensions: dict[int, list[Extension]] = defaultdict(list)
+    if ids:
+        for ext in s.scalars(select(Extension).where(Extension.assessment_id.in_(ids))):
+            extensions[ext.assessment_id].append(ext)
+    tallies = _tallies(s, ids, st.id)
     rows = []
     for a in st.assessments:
-        subs = facts.latest.get(a.id, [])
-        exts = {e.member_id: e.due_at for e in facts.extensions.get(a.id, [])}
-        statuses = Counter(_status(x) for x in subs)
-        late = sum(1 for x in subs if x.submitted_at > _due_of(a, exts, x.member_id))
-        submitted = {x.member_id for x in subs}
+        t = tallies.get(a.id) or _Tally()
+        exts = {e.member_id: e.due_at for e in extensions.get(a.id, [])}
         closes = max([a.effective_due, *exts.values()])
-        jobs = facts.jobs.get(a.id, Counter())
-        members = {e.member_id: e for e in facts.extensions.get(a.id, [])}
+        members = {e.member_id: e for e in extensions.get(a.id, [])}
         rows.append(
             {
                 "id": a.slug,
@@ -283,10 +402,19 @@ def board(s: Session, cohort: str, track: str, stage: str, now: datetime) -> dic
                         "by": r.released_by,
                         "notebooks": r.notebooks,
                     }
-                    if (r := facts.releases.get(a.id))
+                    if (r := releases.get(a.id))
                     else None
                 ),
-                "state": state_of(a.id in facts.releases, subs, jobs, closes, now),
+                "state": _state(
+                    a.id in releases,
+                    t.jobs,
+                    t.submitted,
+                    t.results,
+                    t.shown,
+                    t.shown_feedback,
+                    closes,
+                    now,
+                ),
                 "extensions": sorted(
                     (
                         {
@@ -302,17 +430,17 @@ def board(s: Session, cohort: str, track: str, stage: str, now: datetime) -> dic
                 ),
                 "counts": {
                     "trainees": len(enrolled),
-                    "submitted": len(subs),
-                    "on_time": len(subs) - late,
-                    "late": late,
-                    "not_submitted": len(set(enrolled) - submitted),
-                    "graded": statuses["graded"],
-                    "failed": statuses["failed"],
-                    "needs_manual": statuses["needs_manual"],
-                    "waiting": statuses["waiting"],
-                    "feedback": sum(1 for x in subs if x.feedback is not None),
+                    "submitted": t.submitted,
+                    "on_time": t.submitted - t.late,
+                    "late": t.late,
+                    "not_submitted": len(enrolled) - t.enrolled,
+                    "graded": t.statuses["graded"],
+                    "failed": t.statuses["failed"],
+                    "needs_manual": t.statuses["needs_manual"],
+                    "waiting": t.statuses["waiting"],
+                    "feedback": t.feedback,
                 },
-                "jobs": {k: jobs.get(k, 0) for k in ("queued", "running", "done", "failed")},
+                "jobs": {k: t.jobs.get(k, 0) for k in ("queued", "running", "done", "failed")},
             }
         )
     return {
@@ -320,7 +448,7 @@ def board(s: Session, cohort: str, track: str, stage: str, now: datetime) -> dic
         "track": _named(st.track),
         "stage": {**_named(st), "position": st.position},
         "zone": c.timezone,
-        "trainees": sorted(m.username for m in enrolled.values()),
+        "trainees": sorted(enrolled.values()),
         "assessments": rows,
     }
 
@@ -337,8 +465,10 @@ def stage_trainees(s: Session, a: Assessment) -> list[Member]:
     )
 
 
-def _username(s: Session, member_id: int, known: dict[int, Member]) -> str:
-    m = known.get(member_id) or s.get(Member, member_id)
+def _username(s: Session, member_id: int, known: dict[int, str]) -> str:
+    if member_id in known:
+        return known[member_id]
+    m = s.get(Member, member_id)
     return m.username if m else str(member_id)
 
 

@@ -46,12 +46,18 @@ class BoardPage(PageHandler):
     and extensions, counts and the actions that fit its state."""
 
     @web.authenticated
-    def get(self, cohort: str, track: str, stage: str) -> None:
-        """Render board.html."""
+    async def get(self, cohort: str, track: str, stage: str) -> None:
+        """Render board.html (the board read in a worker thread: a stage of thousands of
+        trainees takes the database a moment, and the service answers others meanwhile)."""
         who = self.caller(perm.INSTRUCT)
+
+        def read() -> dict[str, Any]:
+            with self.ctx.sessions() as s:
+                return boards.board(s, cohort, track, stage, self.ctx.now())
+
+        board = await asyncio.to_thread(read)
         with self.ctx.sessions() as s:
             me = self.me(s, who)
-            board = boards.board(s, cohort, track, stage, self.ctx.now())
         self.render_page("board.html", me=me, board=board, zone=board["zone"])
 
 
