@@ -10,6 +10,10 @@ in selection and show in the trainee's feedback like any other grade.
 The trainee's answer is rendered from their submitted archive with hub/nbview.py (sanitised);
 the cell before it is shown as the question's context. Names stay hidden behind pseudonyms unless
 the page asks for them.
+
+An autograded cell's points may be changed by hand too, with a reason (`grade.adjust`), from the
+submission's page: only by the instructors of the submission's cohort (hub group
+`instructors:<cohort>`, as the trainees pages decide who sees whom) and admins (`may_adjust`).
 """
 
 from __future__ import annotations
@@ -24,9 +28,18 @@ from sqlalchemy.orm import Session
 
 from . import nbview
 from .core import manual
+from .core.trainee_list import may_see, visible_cohorts
 from .store import exchange as ex
 from .store.models import Assessment, Grade, Submission
 from .store.repo import NotFound
+
+
+def may_adjust(who: dict[str, Any], cohort: str) -> bool:
+    """Whether the caller (a hub user model with its sadari role) may change the autograded
+    points of a submission of `cohort`: admins always, instructors who teach the cohort (their
+    hub group `instructors:<cohort>`), nobody else."""
+    visible = visible_cohorts(who.get("sadari_role"), who.get("groups") or [])
+    return may_see(visible, [cohort])
 
 
 @lru_cache(maxsize=64)

@@ -2,7 +2,11 @@
 time, and the grade written back (hub/grading_manual.py, store/exchange.py `write_grade`).
 
 The pages only read; a grade is a `PUT` of the JSON API made by static/grading.js with the page's
-XSRF token, versioned (a stale write is 409 with the stored grade) and audited.
+XSRF token, versioned (a stale write is 409 with the stored grade) and audited. The submission's
+page (templates/submission.html, static/adjust.js) changes an autograded cell's points through the
+same `PUT`, with a reason; only the instructors of the submission's cohort and admins may
+(grading_manual.py `may_adjust`), and `GET .../grades/SUBMISSION` tells the page whether the
+caller may.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import asyncio
 from typing import Any
 from urllib.parse import quote
 
+from sqlalchemy import select
 from tornado import web
 
 from .. import grading_manual as gm
@@ -18,6 +23,7 @@ from .. import nbview
 from ..core import manual
 from ..core import permissions as perm
 from ..store import exchange as ex
+from ..store.models import Grade
 from .base import ApiError, ApiHandler
 from .board import SID, SLUG
 from .exchange import AID
@@ -125,11 +131,48 @@ class GradingAnswerPage(GradingPage):
         )
 
 
+def _adjust_refused(who: dict[str, Any], cohort: str) -> ApiError:
+    return ApiError(
+        403,
+        f"{who['name']} may not change autograded points in {cohort}: only its instructors and "
+        "admins may / 이 기수의 강사와 관리자만 자동 채점 점수를 바꿀 수 있습니다",
+    )
+
+
+def _cohort_of(sub: Any) -> str:
+    return str(sub.assessment.stage.track.cohort.slug)
+
+
+class SubmissionGradesHandler(ApiHandler):
+    """GET /api/v1/assessments/AID/grades/SUBMISSION: whether the caller may change the
+    submission's autograded points, with its stored grades when they may ({"submission",
+    "cohort", "may_adjust": true, "grades": [grade, …]}); {"may_adjust": false} for another
+    cohort's instructor; 403 for trainees."""
+
+    def get(self, aid: str, sid: str) -> None:
+        """The grades when the caller may change them."""
+        who = self.caller(perm.INSTRUCT)
+        with self.ctx.sessions() as s:
+            sub = ex.submission(s, int(sid))
+            if sub.assessment.slug != aid:
+                raise ApiError(404, f"submission {sid} is not one of {aid} / 없는 제출물입니다")
+            cohort = _cohort_of(sub)
+            out: dict[str, Any] = {"submission": int(sid), "cohort": cohort, "may_adjust": False}
+            if gm.may_adjust(who, cohort):
+                rows = s.scalars(
+                    select(Grade).filter_by(submission_id=sub.id).order_by(Grade.notebook, Grade.id)
+                )
+                out.update(may_adjust=True, grades=[ex.grade_view(g) for g in rows])
+        for g in out.get("grades", []):
+            g["graded_at"] = g["graded_at"].isoformat() + "Z"
+        self.write_json(out)
+
+
 class ManualGradeHandler(ApiHandler):
     """PUT /api/v1/assessments/AID/grades/SUBMISSION/NOTEBOOK/CELL {points, comment, version,
     reason}: a person's grade of one cell (a reason is required for an autograded cell). 409 with
     the stored grade (`current`) when `version` is not the stored one: someone graded it
-    meanwhile, nothing was written."""
+    meanwhile, nothing was written. An autograded cell only by those `may_adjust` (else 403)."""
 
     def put(self, aid: str, sid: str, notebook: str, cell: str) -> None:
         """Write the grade; answers the stored grade and the submission's result."""
@@ -143,6 +186,10 @@ class ManualGradeHandler(ApiHandler):
                 sub = ex.submission(s, int(sid))
                 if sub.assessment.slug != aid:
                     raise ApiError(404, f"submission {sid} is not one of {aid} / 없는 제출물입니다")
+                cohort = _cohort_of(sub)
+                autograded = ex.grade_of(s, sub, notebook, cell).kind != "manual"
+                if autograded and not gm.may_adjust(who, cohort):
+                    raise _adjust_refused(who, cohort)
                 row = ex.write_grade(
                     s,
                     sub,
@@ -173,5 +220,6 @@ class ManualGradeHandler(ApiHandler):
 grading_handlers = [
     (f"/assessments/{SLUG}/{SLUG}/grading", GradingQueuePage),
     (f"/assessments/{SLUG}/{SLUG}/grading/{QUESTION}", GradingAnswerPage),
+    (f"/api/v1/assessments/{AID}/grades/{SID}", SubmissionGradesHandler),
     (f"/api/v1/assessments/{AID}/grades/{SID}/{PART}/{PART}", ManualGradeHandler),
 ]

@@ -685,13 +685,48 @@ def _compute_result(
     return result
 
 
+def _auto_scores(s: Session, sub: Submission, grades: list[Grade]) -> dict[tuple[str, str], Any]:
+    """The points the grading gave each autograded cell a person has changed since: the `from`
+    of the first `grade.adjust` audit entry of the run that leads, version by version, to the
+    stored grade (a regrade bumps the version without one, so it ends the run)."""
+    from .models import AuditEntry
+
+    changed = {
+        (g.notebook, g.cell): g.version
+        for g in grades
+        if g.kind != "manual" and g.origin == "sadari"
+    }
+    if not changed:
+        return {}
+    steps: dict[tuple[str, str, int], Any] = {}
+    for e in s.scalars(
+        select(AuditEntry).where(
+            AuditEntry.action == "grade.adjust",
+            AuditEntry.target == f"user:{sub.member.username}",
+        )
+    ):
+        d = e.details or {}
+        if d.get("submission") == sub.id:
+            steps[(d.get("notebook"), d.get("cell"), d.get("version"))] = d.get("from")
+    out: dict[tuple[str, str], Any] = {}
+    for (notebook, cell), version in changed.items():
+        while (notebook, cell, version) in steps:
+            out[(notebook, cell)] = steps[(notebook, cell, version)]
+            version -= 1
+    return out
+
+
 def cell_rows(s: Session, sub: Submission) -> list[dict[str, Any]]:
-    """The submission's graded cells with their execution logs."""
-    grades = s.scalars(
-        select(Grade).filter_by(submission_id=sub.id).order_by(Grade.notebook, Grade.id)
+    """The submission's graded cells with their execution logs; an autograded cell a person
+    changed also with the points its grading gave (`auto_score`, else None)."""
+    grades = list(
+        s.scalars(select(Grade).filter_by(submission_id=sub.id).order_by(Grade.notebook, Grade.id))
     )
+    auto = _auto_scores(s, sub, grades)
     return [
         {
+            "graded_at": g.graded_at,
+            "auto_score": auto.get((g.notebook, g.cell)),
             "notebook": g.notebook,
             "cell": g.cell,
             "score": g.score,
