@@ -1,11 +1,13 @@
-"""A trainee's standing in their cohort's newest visible selection, and the cohort's pseudonymous
-leaderboard: what the selection API (handlers/selection.py) and the trainee's page show."""
+"""A trainee's standing in their cohort's newest visible selection, a decision about them that was
+withdrawn (rolled back) since, and the cohort's pseudonymous leaderboard: what the selection API
+(handlers/selection.py) and the trainee's page show."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
 from collections.abc import Mapping
+from datetime import UTC
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -14,6 +16,8 @@ from . import selection as workflow
 from .store import repo
 from .store import selection as db
 from .store.models import Enrollment, Selection
+
+WITHDRAWN = "rolled-back"
 
 
 def _visible(
@@ -75,6 +79,33 @@ def standing(s: Session, username: str) -> dict[str, Any]:
         "override": {"action": o.action, "reason": o.reason} if o else None,
         "advances": workflow.final_advance(sel)[username],
     }
+
+
+def withdrawn(s: Session, username: str, after: int = 0) -> dict[str, Any] | None:
+    """The newest decision about `username` that was rolled back, when it is newer than selection
+    `after` (the one their standing shows): which stage it was for, when and why it was withdrawn,
+    whether it had advanced them and whether it moved them back (they are in the stage it had
+    moved them from). None when there is none: the standing they see is the newest word."""
+    e = repo.active_enrollment(repo.member(s, username))
+    if e is None:
+        return None
+    for sel in db.selections_of(s, e.cohort_id, (WITHDRAWN,)):
+        if sel.id <= after:
+            return None
+        if any(r["trainee"] == username for r in sel.rows):
+            at = sel.rolled_back_at
+            return {
+                "id": sel.id,
+                "stage": sel.stage,
+                "stage_name": _stage_name(e, sel.stage),
+                "at": at.replace(tzinfo=UTC) if at is not None and at.tzinfo is None else at,
+                "reason": sel.rollback_reason,
+                "advanced": workflow.final_advance(sel)[username],
+                "moved_back": any(
+                    m["username"] == username and m["from"] == e.stage.slug for m in sel.moved
+                ),
+            }
+    return None
 
 
 def pseudonym(key: bytes, selection_id: int, username: str) -> str:

@@ -1,8 +1,9 @@
 """What the trainee's own page shows (GET /trainee): the assessments of their stage with the due
 instant that applies to them (the instructor's deadline change, then their own extension) and how
 long is left, their submissions with status, scores and feedback, their standing in the cohort's
-newest confirmed selection and what it means for them, and the pseudonymous leaderboard where the
-cohort has one. Only the caller's own rows are read; the page renders times in the cohort's zone.
+newest confirmed selection and what it means for them (and a newer decision about them that was
+rolled back, with why), and the pseudonymous leaderboard where the cohort has one. Only the
+caller's own rows are read; the page renders times in the cohort's zone.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from .core.audit import naive_utc
 from .core.deadlines import effective_due
-from .standing import leaderboard, standing
+from .standing import leaderboard, standing, withdrawn
 from .storage import BlobStore
 from .store import exchange as ex
 from .store import repo
@@ -110,17 +111,19 @@ def my_page(
     try:
         member = repo.member(s, username)
     except repo.NotFound:
-        return {"assessments": [], "standing": None, "leaderboard": None}
+        return {"assessments": [], "standing": None, "withdrawn": None, "leaderboard": None}
     e = repo.active_enrollment(member)
     if e is None:
-        return {"assessments": [], "standing": None, "leaderboard": None}
+        return {"assessments": [], "standing": None, "withdrawn": None, "leaderboard": None}
     view = standing(s, username)
+    shown = view["selection"]["id"] if view.get("selection") else 0
     board = None
     if e.cohort.slug in leaderboard_cohorts and view.get("selection"):
         board = leaderboard(s, e.cohort.slug, username, staff=False, key=pseudonym_key)
     return {
         "assessments": my_assessments(s, member.id, e.stage_id, now),
         "standing": view if view.get("selection") else None,
+        "withdrawn": withdrawn(s, username, after=shown),
         "leaderboard": board,
     }
 

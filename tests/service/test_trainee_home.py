@@ -1,6 +1,8 @@
 """The trainee's own page data (hub/trainee_home.py) against a real database, the clock fixed: the
 due instant that applies to the trainee (deadline change, then extension), open while it is, their
-submissions with results, and feedback files only for their own submissions."""
+submissions with results, and feedback files only for their own submissions; their standing names
+the stage it is about, and a decision rolled back since is explained until a new one is confirmed
+(the cohort and curriculum of test_selection_workflow.py)."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ import io
 import zipfile
 from datetime import UTC, datetime, timedelta
 
+from sadari.hub import selection as workflow
 from sadari.hub.core.curriculum import Curriculum
 from sadari.hub.core.roster import parse_roster
 from sadari.hub.handlers.views import member_view
@@ -16,6 +19,7 @@ from sadari.hub.store import exchange as ex
 from sadari.hub.store import repo
 from sadari.hub.store.db import session_factory
 from sadari.hub.trainee_home import feedback_of, my_page
+from tests.service.test_selection_workflow import COHORT, NOW, basics_cohort, cur  # noqa: F401
 
 ROSTER = (
     "username,name,cohort,track\n"
@@ -104,5 +108,51 @@ def test_someone_not_enrolled_sees_an_empty_page(engine) -> None:  # type: ignor
         assert page(s, "ghost", SEEDED) == {
             "assessments": [],
             "standing": None,
+            "withdrawn": None,
             "leaderboard": None,
         }
+
+
+def test_the_standing_names_the_stage_and_a_rolled_back_decision_is_explained(  # type: ignore[no-untyped-def]
+    engine,
+    cur: Curriculum,  # noqa: F811 (the fixture of test_selection_workflow, imported above)
+) -> None:
+    # a01, a02 and a07 advance into advanced; a06 does not (test_selection_workflow's cohort)
+    sessions = basics_cohort(engine, cur)
+    with sessions.begin() as s:
+        sid = workflow.preview(s, cur, COHORT, "advanced", actor="inst", now=NOW).id
+        workflow.confirm(s, cur, sid, actor="boss", now=NOW)
+    with sessions() as s:
+        home = page(s, "a02", NOW)
+    assert home["standing"]["selection"]["stage_name"] == {"ko": "심화", "en": "Advanced"}
+    assert home["standing"]["advances"] is True and home["withdrawn"] is None
+
+    later = NOW + timedelta(hours=1)
+    with sessions.begin() as s:
+        workflow.apply(s, cur, sid, actor="boss", now=NOW)
+        workflow.rollback(s, sid, reason="입력 오류 / wrong inputs", actor="boss", now=later)
+    with sessions() as s:
+        mine, other = page(s, "a02", later), page(s, "a06", later)
+    assert mine["standing"] is None  # a withdrawn decision is no standing
+    assert mine["withdrawn"] == {
+        "id": sid,
+        "stage": "advanced",
+        "stage_name": {"ko": "심화", "en": "Advanced"},
+        "at": later,
+        "reason": "입력 오류 / wrong inputs",
+        "advanced": True,
+        "moved_back": True,
+    }
+    assert other["withdrawn"] is not None
+    assert (other["withdrawn"]["advanced"], other["withdrawn"]["moved_back"]) == (False, False)
+
+    # a new preview changes nothing for trainees; once it is confirmed it is the newest word
+    with sessions.begin() as s:
+        again = workflow.preview(s, cur, COHORT, "advanced", actor="inst", now=later).id
+    with sessions() as s:
+        assert page(s, "a02", later)["withdrawn"]["id"] == sid
+    with sessions.begin() as s:
+        workflow.confirm(s, cur, again, actor="boss", now=later)
+    with sessions() as s:
+        home = page(s, "a02", later)
+    assert home["withdrawn"] is None and home["standing"]["selection"]["id"] == again
