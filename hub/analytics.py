@@ -4,8 +4,10 @@ risk), as JSON-ready dicts, plus the CSV of each chart's data.
 
 A thin workflow: each view is a handful of aggregate queries returning plain tuples (no query
 per trainee, no ORM objects per submission); the numbers come from core/analytics.py. The
-trainees' last server activity comes from the hub API (hubapi.py) and is optional: when the hub
-does not answer, the cohort view says so and leaves the `inactive` reason out.
+trainees' last server activity comes from the service's copy of the hub's user list (hubapi.py
+`HubActivity`, read in the background; the view says how old it is) and is optional: when
+nothing could be read from the hub yet, the cohort view says so and leaves the `inactive`
+reason out.
 
 Times stay naive UTC in the database and become aware UTC here; labels of time buckets are in
 the cohort's time zone.
@@ -13,7 +15,6 @@ the cohort's time zone.
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
 from collections import Counter
@@ -26,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from .core import analytics as core
 from .core.audit import naive_utc
-from .hubapi import HubAPI
+from .hubapi import HubAPI, Snapshot
 from .store.models import (
     Assessment,
     Cohort,
@@ -45,7 +46,6 @@ from .store.selection import cohort_row
 UNSCORED = (None, "needs-manual", "failed")  # result statuses without a final percent
 ASSESSMENT_CHARTS = ("histogram", "questions", "timeline")
 COHORT_CHARTS = ("funnel", "at_risk")
-HUB_TIMEOUT = 5.0  # seconds the cohort view waits for the hub's list of users
 MAX_INACTIVE_DAYS = 365
 EMPTY_COLUMNS = {  # the CSV header of a chart without rows
     "histogram": ("from_percent", "to_percent", "trainees"),
@@ -211,24 +211,13 @@ def assessment(s: Session, aid: str, cohort: str | None, now: datetime) -> dict[
 # --- one cohort ----------------------------------------------------------------------------
 
 
-async def activity(hub: HubAPI | None) -> tuple[dict[str, datetime | None] | None, str | None]:
-    """Each hub user's last activity (their own or any server's, the later), or None and why
-    not (no hub API, the hub refused or did not answer within HUB_TIMEOUT seconds)."""
+async def activity(hub: HubAPI | None) -> tuple[Snapshot | None, str | None]:
+    """The service's last read of each hub user's last activity (their own or any server's, the
+    later: `Snapshot.seen`), or None and why not (no hub API, nothing could be read yet)."""
     if hub is None:
         return None, "no hub API token (not running under a hub)"
-    try:
-        users = await asyncio.wait_for(hub.users(), HUB_TIMEOUT)
-    except TimeoutError:
-        return None, f"the hub did not answer within {HUB_TIMEOUT:.0f} s"
-    except Exception as e:  # refused, unreachable: the page still shows the rest
-        return None, f"{type(e).__name__}: {str(e)[:200]}"
-    out: dict[str, datetime | None] = {}
-    for u in users:
-        seen = [u.get("last_activity")]
-        seen += [x.get("last_activity") for x in (u.get("servers") or {}).values()]
-        times = [_utc(datetime.fromisoformat(t)) for t in seen if isinstance(t, str) and t]
-        out[str(u.get("name"))] = max(times) if times else None
-    return out, None
+    snapshot, problem = await hub.activity.current()
+    return snapshot, None if snapshot is not None else problem
 
 
 def cohort(
@@ -238,10 +227,12 @@ def cohort(
     last_activity: Mapping[str, datetime | None] | None = None,
     inactive_days: float = 3,
     activity_note: str | None = None,
+    activity_at: datetime | None = None,
 ) -> dict[str, Any]:
     """The analytics of cohort `slug`: the stage funnel (all enrollments, by their current
     stage) and the trainees at risk with their reasons (active enrollments; `last_activity`
-    None: the hub's activity is unknown, `activity_note` says why)."""
+    None: the hub's activity is unknown, `activity_note` says why; `activity_at`: when the
+    hub was read)."""
     if not 0 < inactive_days <= MAX_INACTIVE_DAYS:
         raise Invalid(f"days must be from 1 to {MAX_INACTIVE_DAYS} / 일수는 1~365입니다")
     co = cohort_row(s, slug)
@@ -318,27 +309,34 @@ def cohort(
         [(p[3], p[5]) for p in people],
     )
     known = last_activity is not None
+    seen_at = last_activity or {}
+    # due instants made aware once per assessment and extension, not once per trainee
+    due_utc = {r[0]: _utc(r[4] or r[3]) for r in rows}
+    extended_utc = {k: _utc(v) for k, v in extended.items()}
     trainees, who = [], {}
     for mid, username, name, track, stage, _, stage_id, status in people:
         if status != "active":
             continue
         mine = []
-        for aid, aslug, _, due, moved, _ko, _en, points in by_stage.get(stage_id, []):
-            d = max(moved or due, extended.get((aid, mid), moved or due))
+        for aid, aslug, _, _due, _moved, _ko, _en, points in by_stage.get(stage_id, []):
+            d = due_utc[aid]
+            later = extended_utc.get((aid, mid))
+            if later is not None and later > d:
+                d = later
             sid, rstatus, top, final = outcomes.get((mid, aid), (None, None, None, None))
-            mine.append(
-                core.Outcome(aslug, _utc(d), sid, rstatus, _percent(rstatus, final, top, points))
-            )
-        seen = (last_activity or {}).get(username)
+            mine.append(core.Outcome(aslug, d, sid, rstatus, _percent(rstatus, final, top, points)))
+        seen = seen_at.get(username)
         trainees.append(core.Trainee(username, track, stage, mine, seen))
         who[username] = (name, max((o.submission for o in mine if o.submission), default=None))
     titles = {r[1]: {"ko": r[5], "en": r[6]} for r in rows}
     risky = core.at_risk(trainees, now_utc, inactive_days, known)
+    track_names = {t: {"ko": ko, "en": en} for t, (ko, en) in tracks.items()}
+    stage_texts = {st: {"ko": ko, "en": en} for st, (_, ko, en) in stage_names.items()}
     at_risk = [
         {
             **_risk_row(co.slug, r, *who[r.username], titles),
-            "track_name": {"ko": tracks[r.track][0], "en": tracks[r.track][1]},
-            "stage_name": {"ko": stage_names[r.stage][1], "en": stage_names[r.stage][2]},
+            "track_name": track_names[r.track],
+            "stage_name": stage_texts[r.stage],
         }
         for r in risky
     ]
@@ -347,7 +345,11 @@ def cohort(
         "zone": co.timezone,
         "computed_at": now_utc,
         "days": inactive_days,
-        "activity": {"known": known, "note": None if known else activity_note},
+        "activity": {
+            "known": known,
+            "note": None if known else activity_note,
+            "as_of": _utc(activity_at) if known and activity_at else None,
+        },
         "tracks": [_named(t, *names) for t, names in sorted(tracks.items())],
         "funnel": [
             {

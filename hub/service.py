@@ -303,6 +303,8 @@ class SadariService(Application):
         loop.add_callback(self.resync_forever)
         loop.add_callback(self.grade_waiting_forever)
         loop.add_callback(self.warm_forever)
+        if self.ctx.hub is not None:  # the hub's server states and activity, for the pages
+            loop.add_callback(self.ctx.hub.activity.run_forever)
 
         def stop(signum: int, _frame: object) -> None:
             self.log.info("sadari service stopping (%s)", signal.Signals(signum).name)

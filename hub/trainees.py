@@ -6,19 +6,20 @@ starting and stopping of a trainee's server on a staff member's behalf (audited)
   and one page of rows); a filter or sort by server state or last activity reads the matching
   rows' ids in one query, leaves the rest to the pure `arrange`, then reads that page's rows.
   Never a query per row.
-- `server_states`: the hub's view of every user's server, read once for the table and kept a
-  few seconds (the table's pages and sorts do not ask the hub again); None with the reason when
-  the hub does not answer, and the page says so.
+- `server_states`: every user's server state and last activity from the service's copy of the
+  hub's user list (hubapi.py `HubActivity`, read in the background every few seconds), with
+  its age: the table never waits for the hub; None with the reason when nothing could be read
+  yet, and the page says so.
 - `detail`: a trainee's enrollments and stage history, scores per assessment with links to
   the submissions, the selections that ranked them and the audit entries about them.
 - `start_server` / `stop_server`: through the hub API with the service's token, after the
-  caller's right to the trainee was checked, with an audit entry naming who asked.
+  caller's right to the trainee was checked, with an audit entry naming who asked; the
+  trainee's entry in the copy is read again. `one_state`: one trainee's server now.
 """
 
 from __future__ import annotations
 
-import asyncio
-import time
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -35,10 +36,9 @@ from .core.trainee_list import (
     ServerState,
     arrange,
     may_see,
-    server_state,
     stage_history,
 )
-from .hubapi import HubAPI, HubAPIError
+from .hubapi import HubAPI, Snapshot
 from .selection import final_advance
 from .store import repo
 from .store import selection as selection_store
@@ -54,10 +54,6 @@ from .store.models import (
     Track,
 )
 
-STATES_MAX_AGE = 15.0  # seconds the hub's server states are reused for the table
-STATES_TIMEOUT = 10.0  # seconds the table waits for the hub before it shows no states
-_states: dict[int, tuple[float, dict[str, ServerState]]] = {}
-
 
 class Forbidden(PermissionError):
     """The caller may not see (or act for) this trainee."""
@@ -70,27 +66,13 @@ def _named(slug: str, ko: str, en: str) -> dict[str, Any]:
 # --- the hub's server states ------------------------------------------------------------------
 
 
-async def server_states(
-    hub: HubAPI | None, max_age: float = STATES_MAX_AGE
-) -> tuple[dict[str, ServerState] | None, str | None]:
-    """(every user's server state, None), read from the hub at most every `max_age` seconds,
-    or (None, why) when there is no hub or it did not answer in STATES_TIMEOUT."""
+async def server_states(hub: HubAPI | None) -> tuple[Snapshot | None, str | None]:
+    """(the service's last read of every user's server state and last activity, None) — or
+    with why the latest read failed when it is an older one; (None, why) when there is no hub
+    or nothing could be read yet (hubapi.py `HubActivity.current`)."""
     if hub is None:
         return None, "no hub API (the service does not run under a hub)"
-    kept = _states.get(id(hub))
-    if kept and time.monotonic() - kept[0] < max_age:
-        return kept[1], None
-    try:
-        states = await asyncio.wait_for(hub.server_states(), STATES_TIMEOUT)
-    except (HubAPIError, OSError, TimeoutError) as e:
-        return None, str(e)[:200] or type(e).__name__
-    _states[id(hub)] = (time.monotonic(), states)
-    return states, None
-
-
-def forget_states(hub: HubAPI | None) -> None:
-    """Read the hub again next time (after starting or stopping a server)."""
-    _states.pop(id(hub), None)
+    return await hub.activity.current()
 
 
 # --- the table --------------------------------------------------------------------------------
@@ -164,7 +146,7 @@ ROW_COLUMNS = [
 ]
 
 
-def _row(r: Any, states: dict[str, ServerState] | None) -> dict[str, Any]:
+def _row(r: Any, states: Mapping[str, ServerState] | None) -> dict[str, Any]:
     state = states.get(r[1]) if states is not None else None
     return {
         "id": r[0],
@@ -185,7 +167,7 @@ def listing(
     s: Session,
     query: ListQuery,
     visible: frozenset[str] | None,
-    states: dict[str, ServerState] | None,
+    states: Mapping[str, ServerState] | None,
 ) -> dict[str, Any]:
     """One page of the table: {rows, paging, ignored} (`ignored`: what the query asked of the
     hub when there are no `states`: it is left out, and the page says so)."""
@@ -468,7 +450,7 @@ async def start_server(
     """Start the trainee's server through the hub (the caller's right already checked);
     audited as `trainee.server_start`."""
     await hub.start_server(username)
-    forget_states(hub)
+    await hub.activity.user(username)
     with sessions.begin() as s:
         _audit_server(s, username, "start", actor, now)
 
@@ -478,17 +460,14 @@ async def stop_server(
 ) -> None:
     """Stop the trainee's server through the hub; audited as `trainee.server_stop`."""
     await hub.stop_server(username)
-    forget_states(hub)
+    await hub.activity.user(username)
     with sessions.begin() as s:
         _audit_server(s, username, "stop", actor, now)
 
 
 async def one_state(hub: HubAPI | None, username: str) -> ServerState | None:
-    """The trainee's server now (one hub call), None when the hub does not answer."""
+    """The trainee's server now (one hub call, which also brings their entry in the service's
+    copy up to date), None when the hub does not answer."""
     if hub is None:
         return None
-    try:
-        model = await asyncio.wait_for(hub.user(username), STATES_TIMEOUT)
-    except (HubAPIError, OSError, TimeoutError):
-        return None
-    return server_state(model) if model else ServerState("stopped")
+    return await hub.activity.user(username)

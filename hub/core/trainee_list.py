@@ -8,7 +8,7 @@ a hub user model read as a server state, and the sorting and paging of rows the 
   hub group `instructors:<cohort>` they are in (the same groups the hub's roles use to let them
   open, start and stop those trainees' servers), anyone else none.
 - `server_state(model)`: a hub user model (GET /hub/api/users) as ready | pending | stopped and
-  the last activity.
+  the last activity; `last_seen(model)`: the latest activity of the user or any of their servers.
 - `arrange(rows, query, states)`: rows the database matched, filtered by server state and sorted
   by what only the hub knows (state, last activity), then cut to the page: used when the query
   needs the hub; the database sorts and pages the rest itself.
@@ -98,9 +98,13 @@ def server_state(model: Mapping[str, Any]) -> ServerState:
     return ServerState("pending", activity)  # started, not ready yet
 
 
-def states_of(models: Iterable[Mapping[str, Any]]) -> dict[str, ServerState]:
-    """Hub user models as {username: ServerState}."""
-    return {str(m["name"]): server_state(m) for m in models if m.get("name")}
+def last_seen(model: Mapping[str, Any]) -> datetime | None:
+    """The last activity of a hub user model: the user's own or any of their servers', the
+    later (aware UTC); None when the hub saw none."""
+    seen = [hub_time(model.get("last_activity"))]
+    seen += [hub_time(x.get("last_activity")) for x in (model.get("servers") or {}).values()]
+    times = [t for t in seen if t is not None]
+    return max(times).replace(tzinfo=UTC) if times else None
 
 
 def _text(args: Mapping[str, str], name: str, limit: int) -> tuple[str, str | None]:

@@ -17,8 +17,9 @@ to avoid `eval` under that policy, and several packages more. The data come from
 (hub/analytics.py over core/analytics.py), embedded in the page as JSON (not executed) and
 drawn by static/analytics.js; every chart has its data as a table under it, and a CSV link.
 
-The pages only read. The cohort page asks the hub for the trainees' last activity (hub/hubapi.py
-via hub/analytics.py `activity`); when the hub does not answer it says so and shows the rest.
+The pages only read. The cohort page takes the trainees' last activity from the service's copy
+of the hub's user list (hub/hubapi.py `HubActivity` via hub/analytics.py `activity`) and says how
+old it is; when nothing could be read from the hub yet it says so and shows the rest.
 These routes come before the board's (`/assessments/COHORT/AID` would take
 `/assessments/AID/analytics` for an assessment named "analytics").
 """
@@ -27,7 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -73,6 +74,11 @@ def jsonable(value: Any) -> Any:
     return value
 
 
+def _json_value(value: Any) -> Any:
+    """What json.dumps cannot write itself: datetimes as ISO 8601 text (as `jsonable`)."""
+    return value.isoformat() if isinstance(value, datetime) else str(value)
+
+
 def days_argument(handler: web.RequestHandler) -> int:
     """`?days=`: whole days without server activity that make a trainee at risk (default 3)."""
     raw = handler.get_argument("days", str(DEFAULT_DAYS)).strip()
@@ -106,11 +112,15 @@ class _Analytics:
         return await asyncio.to_thread(read)
 
     async def cohort_data(self, cohort: str, days: int) -> dict[str, Any]:
-        last, note = await analytics.activity(self.ctx.hub)
+        snapshot, note = await analytics.activity(self.ctx.hub)
+        now = self.ctx.now()
+        last = snapshot.seen if snapshot else None
+        # when the hub was read, on the service clock
+        at = now - timedelta(seconds=snapshot.age()) if snapshot else None
 
         def read() -> dict[str, Any]:
             with self.ctx.sessions() as s:
-                return analytics.cohort(s, cohort, self.ctx.now(), last, days, note)
+                return analytics.cohort(s, cohort, now, last, days, note, at)
 
         return await asyncio.to_thread(read)
 
@@ -172,8 +182,11 @@ class _AnalyticsApi(_Analytics, ApiHandler):
     def answer(self, data: dict[str, Any], name: str) -> None:
         """JSON, or `?format=csv&chart=` one chart's data table."""
         fmt = self.get_argument("format", "json")
-        if fmt == "json":
-            self.write_json(jsonable(data))
+        if (
+            fmt == "json"
+        ):  # as write_json(jsonable(data)), without copying tens of thousands of rows
+            self.set_header("Content-Type", "application/json; charset=utf-8")
+            self.finish(json.dumps(data, ensure_ascii=False, default=_json_value))
             return
         if fmt != "csv":
             raise ApiError(400, "format must be json or csv / 형식은 json 또는 csv입니다")

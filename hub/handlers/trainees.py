@@ -3,7 +3,9 @@ trainees of the cohorts whose hub group `instructors:<cohort>` they are in).
 
 - `GET /trainees?q=&cohort=&track=&stage=&attr=KEY=VALUE&status=&state=&sort=&order=&page=`:
   the table (templates/trainees.html), searched, filtered, sorted and paged by the server, each
-  row with the trainee's server state and last activity from the hub.
+  row with the trainee's server state and last activity from the service's copy of the hub's
+  user list (hubapi.py `HubActivity`; the page says how old it is), so it never waits for
+  the hub.
 - `GET /trainees/NAME`: one trainee (templates/trainee_detail.html, static/trainees.js): the
   enrollment and stage history, scores per assessment, selections, the audit entries (admins);
   the stage move form calls `POST /api/v1/trainees/NAME/stage` (handlers/api.py, admins).
@@ -15,6 +17,7 @@ trainees of the cohorts whose hub group `instructors:<cohort>` they are in).
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -54,9 +57,12 @@ class TraineesPage(PageHandler):
         args = {k: self.get_query_argument(k, "") for k in (*ARGS, "per_page")}
         query = ListQuery.parse(args)
         scope = visible(self, who)
-        states, hub_problem = (None, None)
+        snapshot, hub_problem = (None, None)
         if scope is None or scope:
-            states, hub_problem = await trainees.server_states(self.ctx.hub)
+            snapshot, hub_problem = await trainees.server_states(self.ctx.hub)
+        states = snapshot.states if snapshot else None
+        # when the hub was read, on the service clock (the page's `now`)
+        states_at = self.ctx.now() - timedelta(seconds=snapshot.age()) if snapshot else None
         with self.ctx.sessions() as s:
             me = self.me(s, who)
             table = trainees.listing(s, query, scope, states)
@@ -74,6 +80,7 @@ class TraineesPage(PageHandler):
             state_filters=STATE_FILTERS,
             per_page_choices=PER_PAGE,
             hub_problem=hub_problem,
+            states_at=states_at,
             link=lambda **changes: "?" + urlencode(query.args(**changes)),
         )
 

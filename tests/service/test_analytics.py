@@ -26,7 +26,7 @@ from sadari.hub.core.curriculum import Curriculum
 from sadari.hub.core.roster import parse_roster
 from sadari.hub.handlers import default_handlers
 from sadari.hub.handlers.base import CSP, StaticHandler
-from sadari.hub.hubapi import HubAPIError
+from sadari.hub.hubapi import HubActivity, HubAPIError
 from sadari.hub.service import STATIC, Context, page_templates
 from sadari.hub.settings import SadariSettings
 from sadari.hub.storage import LocalBlobStore
@@ -148,7 +148,7 @@ def test_cohort_analytics(engine, curriculum: Curriculum) -> None:  # type: igno
     }
     with sessions() as s:
         seen = count_queries(engine)
-        d = analytics.cohort(s, COHORT, NOW, seen_at, 3)
+        d = analytics.cohort(s, COHORT, NOW, seen_at, 3, None, NOW - timedelta(seconds=20))
         unknown = analytics.cohort(s, COHORT, NOW, None, 3, "no hub API")
     assert len(seen) <= 2 * 10, seen
     funnel = {f["stage"]: (f["reached"], f["by_track"]) for f in d["funnel"]}
@@ -169,8 +169,8 @@ def test_cohort_analytics(engine, curriculum: Curriculum) -> None:  # type: igno
     assert rows["s07"]["link"].startswith("submissions/")
     assert rows["s08"]["link"] == f"assessments/{COHORT}/{AID}?show=not_submitted"
     assert rows["s04"]["reasons"][0]["limit"] == pytest.approx(30.0)
-    assert d["activity"] == {"known": True, "note": None}
-    assert unknown["activity"] == {"known": False, "note": "no hub API"}
+    assert d["activity"] == {"known": True, "note": None, "as_of": NOW - timedelta(seconds=20)}
+    assert unknown["activity"] == {"known": False, "note": "no hub API", "as_of": None}
     assert {r["username"] for r in unknown["at_risk"]} == {"s04", "s05", "s07", "s08", "s11", "s13"}
     csv = analytics.chart_csv(d, "at_risk").decode("utf-8-sig")
     assert csv.splitlines()[0] == "username,name,track,stage,mean_percent,reasons"
@@ -226,12 +226,16 @@ class FakeAuth:
 
 
 class FakeHub:
-    """The hub API's user list: s01 active an hour ago, or the hub refusing."""
+    """The hub API's user list: s01 active an hour ago, or the hub refusing; with the
+    service's copy of it (the real HubActivity, reading this stand-in)."""
 
     def __init__(self, fail: bool = False) -> None:
         self.fail = fail
+        self.activity = HubActivity(self)
+        self.reads = 0
 
     async def users(self) -> list[dict[str, Any]]:
+        self.reads += 1
         if self.fail:
             raise HubAPIError(503, "hub down")
         recent = (NOW - timedelta(hours=1)).isoformat().replace("+00:00", "Z")
@@ -300,6 +304,7 @@ async def test_endpoints_and_pages(engine, curriculum: Curriculum, tmp_path: Pat
         r = await get("inst", f"{api}/cohorts/{COHORT}/analytics?days=3")
         body = json.loads(r.body)
         assert r.code == 200 and body["activity"]["known"] is True
+        assert datetime.fromisoformat(body["activity"]["as_of"]) <= NOW  # when the hub was read
         risky = {x["username"] for x in body["at_risk"]}
         assert "s01" not in risky and "s02" in risky  # the hub saw s01 an hour ago, not s02
         r = await get("inst", f"{api}/cohorts/{COHORT}/analytics?format=csv&chart=funnel")
@@ -311,12 +316,17 @@ async def test_endpoints_and_pages(engine, curriculum: Curriculum, tmp_path: Pat
         assert (await get("inst", f"{api}/cohorts/2099-nowhere/analytics")).code == 404
         assert (await get("s01", f"{api}/cohorts/{COHORT}/analytics")).code == 403
 
+        assert ctx.hub.reads == 1  # every request since answered from the service's copy
+
         ctx.hub = FakeHub(fail=True)  # the hub refuses: the rest still answers, with a note
         body = json.loads((await get("inst", f"{api}/cohorts/{COHORT}/analytics")).body)
         assert body["activity"] == {
             "known": False,
             "note": "HubAPIError: JupyterHub API error 503: hub down",
+            "as_of": None,
         }
+        await get("inst", f"{api}/cohorts/{COHORT}/analytics")
+        assert ctx.hub.reads == 1  # a failed read is not tried again by every request
 
         page = await get("inst", f"assessments/{AID}/analytics?cohort={COHORT}&lang=en")
         assert page.code == 200 and page.headers["Content-Security-Policy"] == CSP
