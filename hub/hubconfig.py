@@ -150,7 +150,7 @@ def update_spawner(s: SadariSettings, c: Config) -> None:
     # jupyter_server answers SIGINT by asking on its terminal for 5 s: go on with SIGTERM at once,
     # which it takes as a clean shutdown too (kernels stopped)
     c.LocalProcessSpawner.interrupt_timeout = 0
-    c.Spawner.http_timeout = 60
+    c.Spawner.http_timeout = s.server_http_timeout
     # The server's own token may act for its user towards the sadari service (the exchange),
     # within what the user may do: the hub keeps only the scopes the user holds.
     c.Spawner.server_token_scopes = [

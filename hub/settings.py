@@ -440,6 +440,17 @@ class SadariSettings(LoggingConfigurable):
     def _default_max_servers(self) -> int:
         return int(_env("SADARI_MAX_SERVERS", "0"))
 
+    server_http_timeout = Integer(
+        help="""Seconds the hub waits for a started server to answer (JupyterHub's
+        Spawner.http_timeout) before it gives up, stops that server and tells the person why; a
+        server that hangs while starting never stays pending. Default:
+        $SADARI_SERVER_HTTP_TIMEOUT, else 60.""",
+    ).tag(config=True, env="SADARI_SERVER_HTTP_TIMEOUT")
+
+    @default("server_http_timeout")
+    def _default_server_http_timeout(self) -> int:
+        return int(_env("SADARI_SERVER_HTTP_TIMEOUT", "60"))
+
     warm_check_seconds = Integer(
         help="""How often (seconds) the service looks for classes starting soon, to start their
         trainees' servers `warm_minutes` before (the cohort's `classes` in the curriculum). 0:

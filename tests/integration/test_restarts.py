@@ -5,6 +5,7 @@ mid-lab, the proxy killed, a server that dies while the hub is down, and `sadari
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -24,7 +25,11 @@ pytestmark = pytest.mark.hub
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningHub]:
     data = tmp_path_factory.mktemp("restarts")
-    running = RunningHub.start(data, f"sqlite:///{data}/sadari.sqlite", trainees=4)
+    # the hub gives up on a server that does not answer after 30 s (60 by default): the hanging
+    # spawn below waits that long
+    running = RunningHub.start(
+        data, f"sqlite:///{data}/sadari.sqlite", trainees=4, SADARI_SERVER_HTTP_TIMEOUT="30"
+    )
     try:
         yield running
     finally:
@@ -159,4 +164,41 @@ def test_a_failed_spawn_clears_says_why_and_a_retry_works(hub: RunningHub) -> No
     finally:
         home.unlink()
     hub.start_server(user)  # once the cause is gone, a retry works
+    hub.stop_server(user)
+
+
+def test_a_hanging_spawn_is_given_up_says_why_and_a_retry_works(hub: RunningHub) -> None:
+    """A server that starts but never answers (here its own config file hangs: what a trainee's
+    broken ~/.jupyter or a stuck mount does) is stopped after server_http_timeout; the pending
+    state clears, the person is told why, no process is left, and the next start works."""
+    user = "trainee003"
+    account = hub.account(user)
+    home = hub.homes / account
+    hub.start_server(user)  # the home and the account exist from a normal start
+    hub.stop_server(user)
+    config = home / ".jupyter"
+    config.mkdir(exist_ok=True)
+    hang = config / "jupyter_server_config.py"
+    hang.write_text("import time\ntime.sleep(3600)\n")
+    shutil.chown(config, account, account)
+    shutil.chown(hang, account, account)
+    try:
+        started = time.monotonic()
+        hub.call(user, "POST", f"/hub/api/users/{user}/server")
+        deadline = started + 120
+        while server_of(hub, user) and time.monotonic() < deadline:
+            time.sleep(1)
+        waited = time.monotonic() - started
+        assert not server_of(hub, user), "the hanging spawn stayed pending"
+        assert 25 <= waited < 120, waited  # given up by the hub's timeout, not at once
+        left = subprocess.run(["pgrep", "-u", account], capture_output=True, text=True).stdout
+        assert not left.split(), f"processes of {account} left after the hub gave up: {left}"
+        page = hub.login(user).get(f"{hub.url}/hub/user/{user}/lab", timeout=30)
+        text = " ".join(page.content.decode("utf-8").split())  # the page says utf-8 in a meta
+        assert "Spawn failed" in text, text[-1500:]
+        assert "did not answer within 30 seconds and was stopped" in text, text[-1500:]
+        assert "30초 안에 응답하지 않아" in text, text[-1500:]
+    finally:
+        hang.unlink()
+    hub.start_server(user)  # the cause gone, a retry works
     hub.stop_server(user)
