@@ -11,9 +11,14 @@ server as a browser does (GET /hub/spawn); a 429 ("too many starting") is retrie
 Retry-After, as sadari's page does by itself. Time to ready is from the login to the hub reporting
 the server ready. Meanwhile a logged-in person loads /hub/home every 0.5 s. Prints, per hub:
 ready / failed (not ready after --give-up s), p50/p95/max seconds, how many needed a retry, hub
-home p50/p95, and the memory the N servers take (RSS of their processes). The "warm" column
-(servers started before the bell) is not measured: sadari does not start servers ahead of class
-times yet.
+home p50/p95, and the memory the N servers take (RSS of their processes).
+
+A third column, "warm": sadari again (a fresh hub and data folder), with a class for the demo
+cohort a few minutes away in a copy of the curriculum (`classes`, as a campus timetable gives it)
+and the service's warm-up check every 2 s: the service starts the trainees' servers by itself
+before anyone logs in (within `max_servers` and while the machine's available memory holds
+another `server_memory_mb`); when all are up (or after --give-up s) the same storm arrives. The
+seconds the warm-up took are printed beside it (warm_up_s).
 
     python benchmarks/storm.py [-n 60] [--window 10] [--give-up 300]
 
@@ -25,6 +30,7 @@ from __future__ import annotations
 import argparse
 import os
 import secrets
+import shutil
 import signal
 import sys
 import tempfile
@@ -32,7 +38,9 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import requests
 
@@ -57,6 +65,7 @@ class Storm:
     retried: int = 0
     home: list[float] = field(default_factory=list)
     rss_mb: float = 0.0
+    warm_up_s: float | None = None  # the warm column: how long the servers took to be up
 
 
 def trainee(hub: Hub, user: str, password: str, give_up: float, storm: Storm) -> None:
@@ -185,6 +194,68 @@ def fields(r: Storm) -> str:
     )
 
 
+def class_soon(labs: Path, minutes: int = 3) -> None:
+    """`labs`: a copy of the project's labs whose demo (Seoul) cohort has a class `minutes` from
+    now every day, warmed 10 minutes ahead: the warm-up starts at once."""
+    shutil.copytree(ROOT / "labs", labs, ignore=shutil.ignore_patterns("__pycache__"))
+    soon = (datetime.now(ZoneInfo("Asia/Seoul")) + timedelta(minutes=minutes)).strftime("%H:%M")
+    text = (labs / "curriculum.yaml").read_text(encoding="utf-8")
+    seoul = "    starts: 2026-11-16\n    timezone: Asia/Seoul\n"
+    if seoul not in text:
+        raise SystemExit("the curriculum's Seoul cohort changed: update class_soon()")
+    days = "[mon, tue, wed, thu, fri, sat, sun]"
+    classes = f"    classes: {{days: {days}, start: '{soon}', warm_minutes: 10}}\n"
+    (labs / "curriculum.yaml").write_text(text.replace(seoul, seoul + classes), encoding="utf-8")
+
+
+def wait_warm(hub: Hub, users: list[str], give_up: float) -> float:
+    """Seconds until every trainee's server is up by the warm-up alone (or `give_up`)."""
+    t0 = time.perf_counter()
+    while time.perf_counter() - t0 < give_up:
+        r = requests.get(f"{hub.api}/users", headers=hub.headers, timeout=60)
+        up = {u["name"] for u in r.json() if u.get("servers", {}).get("", {}).get("ready")}
+        if up >= set(users):
+            break
+        time.sleep(2)
+    return time.perf_counter() - t0
+
+
+def sadari_storm(tmp: Path, name: str, users: list[str], password: str, token: str,
+                 args: argparse.Namespace) -> Storm:  # fmt: skip
+    """The storm on sadari's embedded default; `name` "warm": with a class about to start."""
+    data = tmp / name
+    extra = {}
+    if name == "warm":
+        class_soon(tmp / "labs-warm")
+        extra = {"SADARI_LABS_DIR": str(tmp / "labs-warm"), "SADARI_WARM_CHECK_SECONDS": "2"}
+    env = hub_env(
+        data,
+        f"sqlite:///{data}/sadari.sqlite",
+        SADARI_HOMES_DIR=str(tmp / "homes"),
+        SADARI_DEMO_PASSWORD=password,
+        **extra,
+    )
+    sadari(env, "db", "upgrade")
+    sadari(env, "demo", "seed", "--trainees", str(len(users)))
+    cfg = data / "jupyterhub_config.py"
+    cfg.write_text(
+        f"c = get_config()\nload_subconfig({str(ROOT / 'jupyterhub_config.py')!r})\n"
+        + BENCH_SERVICE.format(token=token)
+    )
+    hub = Hub(name, cfg, env, data, env["SADARI_BIND_URL"], token)
+    try:
+        time.sleep(3)  # the service's first sync puts the demo trainees into the hub
+        warm_up = wait_warm(hub, users, args.give_up) if name == "warm" else None
+        if warm_up is not None:
+            print(f"warm: the servers were up {warm_up:.0f} s after the hub started")
+        result = storm(hub, users, password, args.window, args.give_up, "instructor",
+                       str(tmp / "homes"))  # fmt: skip
+        result.warm_up_s = warm_up
+        return result
+    finally:
+        hub.stop()
+
+
 def _terminated(signum: int, _frame: object) -> None:
     raise SystemExit(128 + signum)
 
@@ -214,33 +285,17 @@ def main() -> int:
     finally:
         hub.stop()
 
-    sad_data = tmp / "sadari"
-    sad_env = hub_env(
-        sad_data,
-        f"sqlite:///{sad_data}/sadari.sqlite",
-        SADARI_HOMES_DIR=str(tmp / "homes"),
-        SADARI_DEMO_PASSWORD=password,
-    )
-    sadari(sad_env, "db", "upgrade")
-    sadari(sad_env, "demo", "seed", "--trainees", str(args.n))
-    sad_cfg = sad_data / "jupyterhub_config.py"
-    sad_cfg.write_text(
-        f"c = get_config()\nload_subconfig({str(ROOT / 'jupyterhub_config.py')!r})\n"
-        + BENCH_SERVICE.format(token=token)
-    )
-    hub = Hub("sadari", sad_cfg, sad_env, sad_data, sad_env["SADARI_BIND_URL"], token)
-    try:
-        time.sleep(3)  # the service's first sync puts the demo trainees into the hub
-        results.append(storm(hub, users, password, args.window, args.give_up, "instructor",
-                             str(tmp / "homes")))  # fmt: skip
-    finally:
-        hub.stop()
+    results.append(sadari_storm(tmp, "sadari", users, password, token, args))
+    results.append(sadari_storm(tmp, "warm", users, password, token, args))
 
     print(f"storm: {args.n} trainees within {args.window:.0f} s, {os.cpu_count()} cores")
     for r in results:
         print(line(r, args.n))
-    stock, ours = results
-    print(f"RESULT storm n={args.n} window_s={args.window:.0f} {fields(stock)} {fields(ours)}")
+    stock, ours, warm = results
+    print(
+        f"RESULT storm n={args.n} window_s={args.window:.0f} {fields(stock)} {fields(ours)} "
+        f"{fields(warm)} warm_up_s={warm.warm_up_s:.0f}"
+    )
     return 0
 
 

@@ -29,6 +29,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 import pytest_asyncio
@@ -114,7 +115,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 async def login(page: Page, hub: RunningHub, username: str, next_url: str = SERVICE) -> None:
     """Log in through the hub's form, then open `next_url` (the service's pages by default)."""
-    await page.goto(f"{hub.url}/hub/login?next={next_url}")
+    await page.goto(f"{hub.url}/hub/login?next={quote(next_url, safe='/')}")  # keeps its query
     await page.get_by_label("Username:").fill(username)
     await page.get_by_label("Password:").fill(PASSWORD)
     async with page.expect_navigation(wait_until="load"):
