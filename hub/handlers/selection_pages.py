@@ -3,7 +3,9 @@
 - `GET /selection`: every cohort's transitions with their newest selection;
   `GET /selection?cohort=C&to=STAGE[&id=N]`: one transition's selection — ranked pools with the
   cutoff, score breakdowns and explanations, ineligible trainees, the score distribution, the
-  overrides and the decision's audit trail (instructors and admins);
+  overrides and the decision's audit trail (instructors and admins); each pool shows its top and
+  the rows around its cutoff, `&pool=K&page=P[&size=S]` a page of pool K's whole ranking and
+  `&q=TEXT` the trainees whose username or name holds TEXT, in every pool;
   `&step=confirm|apply|rollback` (admins): what that step would do, from a dry run, with the
   button that does it.
 - `GET /teams?cohort=C[&stage=S]`: the team stage's teams; `&move=USER&to=TEAM` (admins): what
@@ -79,7 +81,19 @@ class SelectionPage(PageHandler):
                     admin=admin,
                 )
                 return
-            view = pages.selection_page(s, ctx.curriculum, cohort, stage, sid)
+        pool, page = _id(self, "pool"), self.get_query_argument("page", None)
+        size = self.get_query_argument("size", None)
+        q, lang = self.text_argument("q", "", pages.QUERY_CHARS), self.lang
+
+        def work() -> dict[str, Any]:
+            assert cohort is not None and stage is not None
+            with ctx.sessions() as s:
+                return pages.selection_page(
+                    s, ctx.curriculum, cohort, stage, sid,
+                    pool=pool, page=page, size=size, q=q, lang=lang,
+                )  # fmt: skip
+
+        view = await asyncio.to_thread(work)
         plan = None
         if step is not None and sid is not None:
             plan = await asyncio.to_thread(

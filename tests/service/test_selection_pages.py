@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, insert, select, text
 
 from sadari.hub import selection as workflow
 from sadari.hub import selection_pages as pages
@@ -23,9 +23,10 @@ from sadari.hub.core.roster import parse_roster
 from sadari.hub.service import page_templates
 from sadari.hub.store import audit as audit_store
 from sadari.hub.store import exchange as ex
-from sadari.hub.store import repo
+from sadari.hub.store import repo, scorecards
+from sadari.hub.store import selection as db
 from sadari.hub.store.db import session_factory
-from sadari.hub.store.models import AuditEntry
+from sadari.hub.store.models import AuditEntry, Member, Result, Submission
 
 COHORT = "2026-seoul-1"
 DUE = datetime(2026, 11, 29, 9, 0, tzinfo=UTC)
@@ -139,7 +140,9 @@ def test_selection_page_plans_and_trail(engine, cur: Curriculum) -> None:  # typ
     assert a07["why"].startswith("미선발") and " / not selected" in a07["why"]
     a06 = next(r for r in rows if r["trainee"] == "a06")
     assert a06["override"] == "advance" and a06["advances"] and a06["eligible"] is False
-    ineligible = {r["trainee"]: r["reasons"] for r in view["ineligible"]}
+    assert pool["mode"] == "all" and [r["cut_below"] for r in rows].index(True) == 2
+    assert view["ineligible"]["count"] == 2
+    ineligible = {r["trainee"]: r["reasons"] for r in view["ineligible"]["rows"]}
     assert ineligible["a05"] == ["미제출: da-basics-check / not submitted: da-basics-check"]
     assert ineligible["a06"][0].startswith("da-basics-check 30.00% < 최소 40%")
     hist = pool["histogram"]
@@ -371,3 +374,153 @@ def test_audit_page_filters_and_pages(engine, cur: Curriculum) -> None:  # type:
         )
         assert 'data-chain="verified"' in html and 'name="_xsrf" value="token"' in html
         assert html.count('data-action="selection.') == 3
+
+
+# --- a large pool: the summary around the cutoff, pages, search -------------------------------
+
+LARGE = 2000  # trainees, two tracks (pools) of 1,000
+
+
+def large_cohort(engine: Any, cur: Curriculum) -> Any:
+    """LARGE trainees t0001.. in two tracks' basics, graded 0-10 of 10 in a pattern with ties;
+    every 50th never submitted; every 7th a non-major. 500 seats per pool, one reserved for a
+    non-major. The roster is imported; the graded submissions are inserted in bulk and the
+    scorecards rebuilt from them (as benchmarks/pages.py builds its cohorts)."""
+    sessions = session_factory(engine)
+    tracks = {"data-analysis": "da-basics-check", "product-manager": "pm-basics-check"}
+    people = [
+        (f"t{i:04d}", list(tracks)[i % 2], "basics", "비전공" if i % 7 == 0 else "전공")
+        for i in range(1, LARGE + 1)
+    ]
+    enrol(sessions, cur, people)
+    with sessions.begin() as s:
+        checks = {t: ex.cohort_assessments(s, a, COHORT)[0].id for t, a in tracks.items()}
+        ids = dict(s.execute(select(Member.username, Member.id)).all())
+        graded = [(i, u, t) for i, (u, t, _, _) in enumerate(people, start=1) if i % 50]
+        subs = s.execute(
+            insert(Submission).returning(Submission.id, Submission.member_id),
+            [{"assessment_id": checks[t], "member_id": ids[u], "release_id": None,
+              "submitted_at": DUE.replace(tzinfo=None) - timedelta(minutes=i % 97),
+              "sha256": "0" * 64, "size": 1, "files": []} for i, u, t in graded],
+        ).all()  # fmt: skip
+        score = {ids[u]: float((i * 37) % 11) for i, u, _ in graded}
+        s.execute(
+            insert(Result),
+            [{"submission_id": sid, "status": "graded", "raw_score": score[mid],
+              "max_score": 10.0, "late_seconds": 0, "penalty": 0.0, "final_score": score[mid],
+              "computed_at": NOW.replace(tzinfo=None), "details": {}} for sid, mid in subs],
+        )  # fmt: skip
+        scorecards.rebuild(s, NOW)
+    return sessions
+
+
+def test_a_large_pool_shows_its_cutoff_pages_and_search(engine, cur: Curriculum) -> None:  # type: ignore[no-untyped-def]
+    sessions = large_cohort(engine, cur)
+    with sessions.begin() as s:
+        sid = workflow.preview(s, cur, COHORT, "advanced", actor="inst", now=NOW).id
+    with sessions() as s:  # what the workflow says of every row, read the usual way
+        full = db.selection(s, sid)
+        truth = {r["trainee"]: r for r in workflow.outcome_rows(full)}
+        summary = {p["name"]: p for p in workflow.summary(full)["pools"]}
+        far = next(r for r in full.rows if r["rank"] == 900 and not r["selected"])
+    with sessions.begin() as s:
+        workflow.override(
+            s, sid, far["trainee"], "advance", "late enrolment", actor="inst", now=NOW
+        )
+    with sessions() as s:
+        view = pages.selection_page(s, cur, COHORT, "advanced", lang="en")
+        again = pages.selection_page(s, cur, COHORT, "advanced", lang="en")  # from memory
+    assert [p["rows"] for p in again["pools"]] == [p["rows"] for p in view["pools"]]
+    assert len(view["pools"]) == 2
+    for pool in view["pools"]:
+        # counts and the cutoff over the whole pool, not the rows shown
+        whole = summary[pool["name"]]
+        assert pool["size"] == 1000 and pool["mode"] == "summary"
+        for k in ("size", "eligible", "seats", "selected", "cutoff"):
+            assert pool[k] == whole[k]
+        assert pool["advancing"] == whole["advancing"] + (pool["name"] == far["pool"])
+        h = pool["histogram"]
+        assert h.count == 1000 and sum(b.total for b in h.bins) == 1000 and len(h.bins) <= 12
+        assert sum(b.counts[0] for b in h.bins) == pool["advancing"]
+        rows = [r for r in pool["rows"] if "hidden" not in r]
+        gaps = [r for r in pool["rows"] if "hidden" in r]
+        assert len(rows) == pool["shown"] and len(rows) + sum(g["hidden"] for g in gaps) == 1000
+        ranks = [r["rank"] for r in rows]
+        assert ranks[:3] == [1, 2, 3] and ranks == sorted(ranks)
+        # the line after the last trainee selected on merit, the first not selected below it
+        (cut,) = [r for r in rows if r["cut_below"]]
+        assert cut["rank"] == pool["cut_after"] + 1 and cut["basis"] == "merit"
+        after = rows[rows.index(cut) + 1]
+        assert after["rank"] == cut["rank"] + 1 and after["basis"] != "merit"
+        assert cut["total"] == pytest.approx(pool["cutoff"])
+        span = [r for r in ranks if abs(r - cut["rank"] - 0.5) < pages.AROUND]
+        assert len(span) == 2 * pages.AROUND  # AROUND either side, all there
+        assert {r["trainee"] for r in rows} >= {
+            t for t, r in truth.items() if r["pool"] == pool["name"] and r["basis"] == "reserved"
+        }
+        # each row shown is the stored row: breakdown, explanation, outcome
+        for r in rows:
+            t = truth[r["trainee"]]
+            assert r["why"] == t["why"] and r["gap"] == t["gap"] and r["total"] == t["total"]
+            assert r["name"] == f"교육생 {r['trainee']}"
+            for part in r["parts"]:
+                for f in pages.PARTS:
+                    assert part[f] == t[f"{part['component']}:{f}"]
+        # the gaps say where the rows left out are
+        for g in gaps:
+            assert g["page"] == (g["from"] - 1) // 25 + 1
+    # the override far below the line is shown, with its reason
+    moved = next(p for p in view["pools"] if p["name"] == far["pool"])
+    (o,) = [r for r in moved["rows"] if r.get("trainee") == far["trainee"]]
+    assert o["override"] == "advance" and o["advances"] and o["rank"] == 900
+    assert view["ineligible"]["count"] == sum(not r["eligible"] for r in truth.values())
+    assert len(view["ineligible"]["rows"]) == pages.INELIGIBLE < view["ineligible"]["count"]
+
+    # a page of one pool; the others keep their summary
+    with sessions() as s:
+        paged = pages.selection_page(s, cur, COHORT, "advanced", pool=2, page="3", size="50")
+    first, second = paged["pools"]
+    assert first["mode"] == "summary" and second["mode"] == "page"
+    assert [r["rank"] for r in second["rows"]] == list(range(101, 151))
+    pg = second["paging"]
+    assert (pg.page, pg.pages, pg.size, pg.total) == (3, 20, 50, 1000)
+    assert second["page_numbers"] == [1, 2, 3, 4, 5, None, 20]
+    assert paged["query"] == {"pool": 2, "page": "3", "size": 50}
+    with sessions() as s:  # out of range, not a number: the nearest page, the default size
+        last = pages.selection_page(s, cur, COHORT, "advanced", pool=1, page="999")
+        junk = pages.selection_page(s, cur, COHORT, "advanced", pool=1, page="x", size="7")
+    assert last["pools"][0]["paging"].page == 40 and last["pools"][0]["rows"][-1]["rank"] == 1000
+    assert [r["rank"] for r in junk["pools"][0]["rows"]] == list(range(1, 26))
+    cut_page = view["pools"][0]["cut_page"]
+    with sessions() as s:
+        at_cut = pages.selection_page(s, cur, COHORT, "advanced", pool=1, page=cut_page)
+    assert sum(r["cut_below"] for r in at_cut["pools"][0]["rows"]) == 1
+
+    # search by username or name, in every pool, case aside; LIKE's wildcards are plain text
+    with sessions() as s:
+        found = pages.selection_page(s, cur, COHORT, "advanced", q="  T000 ")
+        by_name = pages.selection_page(s, cur, COHORT, "advanced", q="교육생 t1999")
+        wild = pages.selection_page(s, cur, COHORT, "advanced", q="t%1")
+        many = pages.selection_page(s, cur, COHORT, "advanced", q="t")
+    assert found["q"] == "T000" and [p["mode"] for p in found["pools"]] == ["search", "search"]
+    hits = sorted(r["trainee"] for p in found["pools"] for r in p["rows"])
+    assert hits == [f"t000{i}" for i in range(1, 10)]
+    assert sum(p["matches"] for p in found["pools"]) == 9
+    assert [r["trainee"] for p in by_name["pools"] for r in p["rows"]] == ["t1999"]
+    assert all(p["matches"] == 0 and p["rows"] == [] for p in wild["pools"])
+    assert [p["matches"] for p in many["pools"]] == [1000, 1000]
+    assert all(len(p["rows"]) == pages.MATCHES for p in many["pools"])
+
+    for lang in ("ko", "en"):
+        here = f"/services/sadari/selection?cohort={COHORT}&to=advanced"
+        ns = {"index": None, "plan": None, "zone": "Asia/Seoul", "admin": True, "here": here}
+        html = render("selection.html", lang, view=view, **ns)
+        assert html.count('class="cutoff-row"') == 2 and html.count('class="hidden-rows"') >= 4
+        assert f"{here}&amp;id={sid}&amp;pool=1&amp;page=1#pool-1".replace("&to", "&amp;to") in html
+        assert html.count('class="trainee-row') == sum(p["shown"] for p in view["pools"])
+        html = render("selection.html", lang, view=paged, **ns)
+        assert 'aria-current="page">3<' in html and "pool=2&amp;page=4&amp;size=50" in html
+        html = render("selection.html", lang, view=found, **ns)
+        assert 'value="T000"' in html and 'id="clear-search"' in html
+        html = render("selection.html", lang, view=wild, **ns)
+        assert "t%1" in html
