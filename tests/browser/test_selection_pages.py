@@ -4,8 +4,10 @@ advances a trainee the ranking left out (with a reason), confirms, applies (seei
 and which labs they get) and rolls back (with a reason); an instructor sees the ranking but has no
 confirm or apply button and is refused (403) when trying; a team move that breaks a team rule
 shows the warning before it is made; the audit page lists those actions with the hash chain
-verified. Korean and English; axe finds nothing serious; screenshots selection.png, teams.png,
-audit.png.
+verified. A pool of 60 in the second cohort shows its top and the rows around the cutoff, pages
+through its whole ranking (an override made on a page comes back to that page) and finds trainees
+by name or username. Korean and English; axe finds nothing serious; screenshots selection.png,
+selection-paging-*.png, teams.png, audit.png.
 
 The hub runs on a copy of the curriculum whose basics -> advanced policy fits the 12-trainee demo
 cohort: one pool for the cohort, 4 seats, one reserved for a non-major (the project's 40 % per
@@ -23,6 +25,8 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Page, expect
 
+from sadari.hub.core.curriculum import parse_curriculum
+from sadari.hub.core.roster import parse_roster
 from sadari.hub.locale import gettext
 from sadari.hub.store import exchange as ex
 from sadari.hub.store import repo
@@ -368,4 +372,125 @@ async def test_the_audit_page_lists_the_actions_with_the_chain_verified(
     if lang == "en":
         await page.goto(f"{hub.url}{SERVICE}audit?lang=en")
         await check(page, watch, "audit")
+    watch.assert_quiet()
+
+
+BUSAN = "2026-busan-1"  # the demo's second cohort, empty until the paging test fills it
+MANY = 60  # trainees busan001..060: one pool of 60, 4 seats (one reserved for a non-major)
+
+
+def busan(hub: RunningHub) -> None:
+    """MANY trainees in the second cohort's basics, each with a graded basics check (score i % 10
+    + 0.5 of 10, so several tie), every third a major; busan042 is named 홍길동."""
+    labs = Path(hub.env["SADARI_LABS_DIR"])
+    cur = parse_curriculum((labs / "curriculum.yaml").read_text(encoding="utf-8"))
+    tracks = [t.id for t in cur.tracks]
+    lines = ["username,name,cohort,track,stage,major,role"]
+    for i in range(1, MANY + 1):
+        name = "홍길동" if i == 42 else f"부산 교육생 {i}"
+        major = "전공" if i % 3 == 0 else "비전공"
+        lines.append(f"busan{i:03d},{name},{BUSAN},{tracks[(i - 1) % 4]},basics,{major},trainee")
+    data = "\n".join(lines).encode()
+    engine = make_engine(hub.env["SADARI_DB_URL"])
+    sessions = session_factory(engine)
+    at = datetime(2026, 12, 8, 9, 0, tzinfo=UTC)
+    with sessions.begin() as s:
+        roster = parse_roster(data, "busan.csv", cur)
+        repo.import_roster(s, roster, data=data, file="busan.csv", actor="admin", now=at)
+    with sessions.begin() as s:
+        for i in range(1, MANY + 1):
+            (a,) = ex.cohort_assessments(s, CHECK[(i - 1) % 4], BUSAN)
+            user = repo.member(s, f"busan{i:03d}")
+            sub = ex.record_submission(s, user, a, None, sha256="0" * 64, size=1, files=[], now=at)
+            ex.record_grades(s, sub, [Cell(i % 10 + 0.5, 10.0)], actor="grader", now=at)
+    engine.dispose()
+
+
+async def to_ranking(page: Page) -> None:
+    """Scroll the first pool's ranking (what is shown of it, then the table) to the top."""
+    await page.locator("#pool-1-shown").evaluate(
+        'el => el.scrollIntoView({behavior: "instant", block: "start"})'
+    )
+
+
+async def test_a_large_pool_pages_and_finds_trainees(hub: RunningHub, new_page: NewPage) -> None:
+    busan(hub)
+    r = hub.call("admin", "POST", f"{API}/selections", json={"cohort": BUSAN, "stage": "advanced"})
+    assert r.status_code == 201, r.text
+    page = await new_page()
+    watch = Watch(hub.url).attach(page)
+    await login(page, hub, "admin")
+    await page.goto(f"{hub.url}{SERVICE}selection?cohort={BUSAN}&to=advanced&lang=en")
+
+    # the summary: the top, the rows around the cutoff, the reserved seat; the rest left out
+    pool = page.locator("#pool-1")
+    await expect(pool.locator(".shown")).to_have_attribute("data-mode", "summary")
+    await expect(pool).to_contain_text("60 trainees, ")
+    ranked = pool.locator("tr.trainee-row")
+    shown = [int(await r.locator("td").first.inner_text()) for r in await ranked.all()]
+    assert shown[:3] == [1, 2, 3] and len(shown) < MANY and shown == sorted(shown)
+    await expect(pool.locator("tr.cutoff-row")).to_have_count(1)
+    after = pool.locator("tr.cutoff-row + tr.trainee-row")  # the first not selected on merit
+    await expect(after.locator("td").nth(4)).not_to_contain_text("selected on merit")
+    await expect(pool.locator("tr.hidden-rows").last).to_contain_text(f"–{MANY}: ")
+    await expect(pool.locator("svg.histogram-svg rect.bar")).not_to_have_count(0)
+    await to_ranking(page)
+    await check(page, watch, "selection-paging-summary-en")
+
+    # the whole ranking, page by page (25 a page)
+    await pool.locator("a.whole-ranking").click()
+    await expect(pool.locator(".shown")).to_have_attribute("data-mode", "page")
+    assert "pool=1&page=1" in page.url
+    await expect(ranked).to_have_count(25)
+    await expect(ranked.first.locator("td").first).to_have_text("1")
+    pager = pool.locator("nav.pager")
+    await pager.get_by_role("link", name="2", exact=True).click()
+    await expect(ranked.first.locator("td").first).to_have_text("26")
+    await expect(pager.locator('[aria-current="page"]')).to_have_text("2")
+    await expect(pool.locator(".shown")).to_contain_text("Ranks 26–50 of 60.")
+    await pager.get_by_role("link", name="Lower ranks").click()
+    await expect(ranked).to_have_count(10)
+    await expect(pager.locator('[aria-current="page"]')).to_have_text("3")
+    await pager.get_by_role("link", name="Higher ranks").click()
+    await expect(pager.locator('[aria-current="page"]')).to_have_text("2")
+
+    # an override from a page keeps that page (selection.js goes back to it)
+    target = ranked.nth(3)
+    who = await target.get_attribute("data-trainee")
+    assert who is not None and await target.get_attribute("data-advances") == "false"
+    await target.locator("button.row-toggle").click()
+    why = page.locator(
+        f"#{await target.locator('button.row-toggle').get_attribute('aria-controls')}"
+    )
+    await why.locator("input[name=reason]").fill("추천서 / recommendation")
+    await why.get_by_role("button", name="Advance this trainee").click()
+    await expect(page.locator("#notice")).to_contain_text("The override is recorded.")
+    assert "page=2" in page.url
+    await expect(row(page, who)).to_have_attribute("data-advances", "true")
+    await to_ranking(page)
+    await check(page, watch, "selection-paging-en")
+
+    # find a trainee by name, then by part of the username, case aside
+    await page.locator("#find-q").fill("홍길동")
+    await page.locator("#find-trainee button[type=submit]").click()
+    await expect(pool.locator(".shown")).to_have_attribute("data-mode", "search")
+    await expect(ranked).to_have_count(1)
+    await expect(ranked.first).to_have_attribute("data-trainee", "busan042")
+    await page.locator("#find-q").fill("BUSAN00")
+    await page.locator("#find-trainee button[type=submit]").click()
+    await expect(ranked).to_have_count(9)
+    await expect(pool.locator(".matches")).to_contain_text("9 trainees match “BUSAN00”")
+    await check(page, watch)
+    await page.locator("#clear-search").click()
+    await expect(pool.locator(".shown")).to_have_attribute("data-mode", "summary")
+    await expect(row(page, who)).to_be_visible()  # an override is always in the summary
+
+    # in Korean: the summary and a page, with the explanations' Korean half
+    await page.goto(f"{hub.url}{SERVICE}selection?cohort={BUSAN}&to=advanced&pool=1&page=2&lang=ko")
+    await expect(page.locator("html")).to_have_attribute("lang", "ko")
+    await expect(ranked.first.locator("td").first).to_have_text("26")
+    await ranked.first.locator("button.row-toggle").click()
+    await expect(page.locator("tr.why-row:visible p.why")).to_contain_text("미선발")
+    await to_ranking(page)
+    await check(page, watch, "selection-paging-ko")
     watch.assert_quiet()
