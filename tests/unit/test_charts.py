@@ -3,6 +3,8 @@ values and the cutoff, values on edges, stacked bars and the cutoff line in the 
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from sadari.hub.core.charts import Frame, bin_edges, bin_index, histogram, nice_width
@@ -67,3 +69,19 @@ def test_histogram_of_nobody_and_bad_input() -> None:
         histogram([1.0], [])
     small = Frame(width=300, height=120)
     assert histogram([1, 2, 3], [True] * 3, frame=small).frame.width == 300
+
+
+def test_ten_thousand_trainees_are_a_dozen_bins_not_ten_thousand_marks() -> None:
+    rng = random.Random(17)
+    totals = [round(rng.uniform(0, 100), 2) for _ in range(10_000)] + [100.0, 0.0]
+    advancing = [t >= 60 for t in totals]
+    h = histogram(totals, advancing, cutoff=60.0)
+    assert h.count == 10_002 and sum(b.total for b in h.bins) == 10_002
+    assert len(h.bins) <= 12 and len(h.bars) <= 2 * len(h.bins)  # one or two per bin
+    assert sum(b.count for b in h.bars if b.series == 0) == sum(advancing)
+    # the bins hold exactly the values in [lo, hi) (the last one its upper edge too)
+    for i, b in enumerate(h.bins):
+        last = i == len(h.bins) - 1
+        inside = [t for t in totals if b.lo <= t < b.hi or (last and t == b.hi)]
+        assert b.total == len(inside)
+    assert h.peak == max(b.total for b in h.bins) and int(h.y_ticks[-1].label) >= h.peak
