@@ -7,6 +7,10 @@
   every claim counts an attempt, and a job out of attempts fails with a reason the trainee sees.
 - `finish` records the result only if the caller still holds the lease, in the same transaction
   that marks the job done, so a job is never recorded twice.
+- `release` gives a stopping worker's leases back: the jobs are queued again, the attempt not
+  counted, and whatever the stopped grading returns later is not recorded (`finish` refuses).
+- `beat`, `gone`, `live`: each worker's heartbeat row, refreshed every HEARTBEAT_SECONDS while it
+  runs and removed when it stops cleanly; a worker is live if seen within LIVE_SECONDS.
 """
 
 from __future__ import annotations
@@ -16,13 +20,17 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import case, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from ..core.audit import naive_utc
 from . import exchange as ex
-from .models import GradingJob, Submission
+from .models import GradingJob, GradingWorker, Submission
 from .repo import append_audit
+
+HEARTBEAT_SECONDS = 5.0  # how often a running worker says so
+LIVE_SECONDS = 3 * HEARTBEAT_SECONDS  # a worker not seen for this long is taken for gone
+FORGET_SECONDS = 24 * 3600  # the row of a worker that died unseen is dropped after this
 
 
 def enqueue(s: Session, subs: Iterable[Submission], now: datetime, max_attempts: int = 3) -> int:
@@ -181,19 +189,106 @@ def claim(
         return job
 
 
-def finish(s: Session, job_id: int, owner: str, now: datetime) -> bool:
-    """Mark the job done if `owner` still holds its lease; False means: do not record anything
-    (the lease ran out and the job belongs to another worker now). The caller records the
-    result in the same transaction and commits."""
+def finish(s: Session, job_id: int, owner: str, now: datetime, outcome: str | None = None) -> bool:
+    """Mark the job done (with the grader's `outcome`) if `owner` still holds its lease; False
+    means: do not record anything (the lease ran out or was given back, and the job belongs to
+    another worker now). The caller records the result in the same transaction and commits."""
     done = s.execute(
         update(GradingJob)
         .where(
             GradingJob.id == job_id, GradingJob.lease_owner == owner, GradingJob.status == "running"
         )
-        .values(status="done", finished_at=naive_utc(now))
+        .values(status="done", finished_at=naive_utc(now), outcome=outcome)
         .execution_options(synchronize_session=False)
     ).rowcount
     return done == 1
+
+
+def release(s: Session, worker: str) -> int:
+    """Give back the leases of a stopping worker (owners `worker` or `worker:<thread>`): its
+    running jobs are queued again for any worker, the attempt not counted (the job did not stop
+    the grader, the worker was stopped). A `finish` of theirs afterwards records nothing. The
+    number of jobs given back; the caller commits."""
+    owned = or_(
+        GradingJob.lease_owner == worker,
+        GradingJob.lease_owner.startswith(worker + ":", autoescape=True),
+    )
+    return int(
+        s.execute(
+            update(GradingJob)
+            .where(owned, GradingJob.status == "running")
+            .values(
+                status="queued",
+                lease_owner=None,
+                lease_until=None,
+                attempts=case((GradingJob.attempts > 0, GradingJob.attempts - 1), else_=0),
+            )
+            .execution_options(synchronize_session=False)
+        ).rowcount
+    )
+
+
+def unfinished(s: Session, subs: Iterable[Submission]) -> list[int]:
+    """The ids of the queued or running jobs grading these submissions (against their release):
+    what a caller that queued them follows."""
+    ids: list[int] = []
+    for sub in subs:
+        ids += s.scalars(
+            select(GradingJob.id).where(
+                GradingJob.submission_id == sub.id,
+                GradingJob.release_id == sub.release_id,
+                GradingJob.status.in_(("queued", "running")),
+            )
+        )
+    return ids
+
+
+def jobs_progress(s: Session, job_ids: Iterable[int]) -> tuple[dict[str, int], dict[str, int]]:
+    """Jobs by status (queued, running, done, failed), and the done ones by the grader's
+    outcome (a job done before outcomes were kept counts as graded)."""
+    ids = list(job_ids)
+    status: Counter[str] = Counter()
+    outcomes: Counter[str] = Counter()
+    for i in range(0, len(ids), 500):
+        for st, outcome in s.execute(
+            select(GradingJob.status, GradingJob.outcome).where(GradingJob.id.in_(ids[i : i + 500]))
+        ):
+            status[st] += 1
+            if st == "done":
+                outcomes[outcome or "graded"] += 1
+    return {k: status.get(k, 0) for k in ("queued", "running", "done", "failed")}, dict(outcomes)
+
+
+def beat(s: Session, worker: str, *, who: str, pid: int, host: str, now: datetime) -> None:
+    """Say that `worker` runs (its row added or its `seen_at` refreshed); rows of workers unseen
+    for FORGET_SECONDS (they died without saying so) go. The caller commits."""
+    at = naive_utc(now)
+    row = s.get(GradingWorker, worker)
+    if row is None:
+        s.add(GradingWorker(id=worker, who=who, pid=pid, host=host, started_at=at, seen_at=at))
+    else:
+        row.seen_at = at
+    s.execute(
+        delete(GradingWorker).where(GradingWorker.seen_at < at - timedelta(seconds=FORGET_SECONDS))
+    )
+    s.flush()
+
+
+def gone(s: Session, worker: str) -> None:
+    """`worker` stopped cleanly: its row goes. The caller commits."""
+    s.execute(delete(GradingWorker).where(GradingWorker.id == worker))
+
+
+def live(s: Session, now: datetime, within: float = LIVE_SECONDS) -> list[GradingWorker]:
+    """The workers seen within `within` seconds, oldest first."""
+    since = naive_utc(now) - timedelta(seconds=within)
+    return list(
+        s.scalars(
+            select(GradingWorker)
+            .where(GradingWorker.seen_at >= since)
+            .order_by(GradingWorker.started_at)
+        )
+    )
 
 
 def progress(s: Session, submission_ids: Iterable[int]) -> dict[str, int]:

@@ -307,7 +307,22 @@ class GradingJob(Base):
     enqueued_at: Mapped[datetime] = mapped_column(DateTime)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime)
     last_error: Mapped[str | None] = mapped_column(Text)
+    # the grader's status of a done job (graded, timed out, crashed, rejected, failed)
+    outcome: Mapped[str | None] = mapped_column(String(16))
     submission: Mapped[Submission] = relationship()
+
+
+class GradingWorker(Base):
+    """A grading worker's heartbeat (the service's own, `sadari grading work`): refreshed while it
+    runs, removed when it stops cleanly. Live: seen within a few heartbeats (store/grading.py)."""
+
+    __tablename__ = "grading_workers"
+    id: Mapped[str] = mapped_column(String(128), primary_key=True)  # host:pid:random
+    who: Mapped[str] = mapped_column(String(128))  # sadari-service, cli:<user>, ...
+    pid: Mapped[int] = mapped_column(Integer)
+    host: Mapped[str] = mapped_column(String(255))
+    started_at: Mapped[datetime] = mapped_column(DateTime)
+    seen_at: Mapped[datetime] = mapped_column(DateTime)
 
 
 class Selection(Base):

@@ -41,6 +41,7 @@ TABLES = {
     "teams",
     "scorecards",
     "audit_checkpoint",
+    "grading_workers",
 }
 
 
@@ -49,9 +50,9 @@ def test_upgrade_from_empty_to_head(db_url: str) -> None:
     before = schema_status(engine)
     assert before.current is None and not before.up_to_date
     after = upgrade(engine)
-    assert after.up_to_date and after.current == after.head == "0010"
+    assert after.up_to_date and after.current == after.head == "0011"
     assert set(inspect(engine).get_table_names()) == TABLES
-    assert upgrade(engine).current == "0010"  # upgrading again is harmless
+    assert upgrade(engine).current == "0011"  # upgrading again is harmless
 
 
 def test_old_schema_is_refused_unless_told_to_upgrade(db_url: str) -> None:
@@ -60,7 +61,7 @@ def test_old_schema_is_refused_unless_told_to_upgrade(db_url: str) -> None:
     with pytest.raises(SchemaOutOfDate) as e:
         require_current(engine)
     assert "is at revision 0001" in str(e.value) and "sadari db upgrade" in str(e.value)
-    assert require_current(engine, upgrade_db=True).current == "0010"
+    assert require_current(engine, upgrade_db=True).current == "0011"
 
 
 def test_service_and_cli_refuse_an_old_schema(tmp_path, db_url: str) -> None:  # type: ignore[no-untyped-def]
