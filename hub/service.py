@@ -132,6 +132,7 @@ class SadariService(Application):
     sadari = Instance(SadariSettings)
     classes = [SadariSettings]
     grader: Any = None  # the Autograder of the service's grading, made once, closed at exit
+    heartbeat: Any = None  # its worker's row in grading_workers while it grades (removed at exit)
 
     def initialize(self, argv: list[str] | None = None) -> None:
         """Parse the command line, then build everything the service needs."""
@@ -251,6 +252,11 @@ class SadariService(Application):
         poll = max(1, self.sadari.grading_poll_seconds)
         wake = self.ctx.grading_wake
         woken = False
+        if self.sadari.service_grading:  # a live worker: what the CLI checks before it follows
+            self.heartbeat = assessments.Heartbeat(
+                self.ctx.sessions, assessments.SERVICE_WORKER, self.ctx.now
+            )
+            await asyncio.to_thread(self.heartbeat.start)
         while self.sadari.service_grading:
             try:
                 # jobs the API queued (it woke us) are ours at once; otherwise only those left
@@ -278,6 +284,7 @@ class SadariService(Application):
                         self.grader,
                         workers=self.sadari.grading_workers,
                         queued_before=before,
+                        owner=self.heartbeat.id,
                     )
                     self.log.info("graded the waiting jobs: %s", counts)
             except Exception as e:  # never let the loop die (database away, grader missing)
@@ -319,6 +326,8 @@ class SadariService(Application):
         finally:
             if self.grader is not None:  # its sandbox uids, kernels and threads go with it
                 self.grader.close()
+            if self.heartbeat is not None:  # no longer a live worker
+                self.heartbeat.stop()
 
 
 def main(argv: list[str] | None = None) -> None:
