@@ -15,9 +15,12 @@ import os
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from .assessments import OperationError
 from .core.curriculum import Curriculum
@@ -30,6 +33,9 @@ from .settings import SadariSettings
 from .store import repo
 from .store.db import SchemaOutOfDate, make_engine, require_current, schema_status, session_factory
 from .store.db import upgrade as db_upgrade
+
+if TYPE_CHECKING:
+    from .assessments import Worker
 
 
 def _settings() -> SadariSettings:
@@ -368,20 +374,26 @@ def cmd_assessment(args: argparse.Namespace) -> int:
             print(f"{c}: submission {sid} -> {dest}")
         print(f"collected {len(collected)} submissions (latest per trainee)")
     elif args.action == "autograde":
-        grader = ops_.autograder_for(ops.settings)
-        try:
-            counts = ops_.autograde(
+        if args.queue_only:
+            counts = ops_.autograde(ops, aid, None, cohort, queue_only=True)
+        elif args.work:  # this process is a grading worker for these jobs
+            worker = ops_.Worker(
                 ops,
-                aid,
-                grader,
-                cohort,
-                progress=ProgressBar(),
+                ops_.autograder_for(ops.settings),
+                who=ops.actor,
                 workers=ops.settings.grading_workers,
                 lease_seconds=args.lease,
-                queue_only=args.queue_only,
             )
-        finally:
-            grader.close()
+            counts, released = _as_worker(
+                worker,
+                lambda: ops_.autograde(
+                    ops, aid, None, cohort, progress=ProgressBar(), worker=worker
+                ),
+            )
+            if released is not None:
+                return _stopped(released)
+        else:
+            return _autograde_following(ops, aid, cohort)
         print(f"{aid}: " + ", ".join(f"{n} {status}" for status, n in sorted(counts.items())))
     elif args.action == "feedback":
         report = ops_.feedback(ops, aid, cohort)
@@ -401,24 +413,172 @@ def cmd_assessment(args: argparse.Namespace) -> int:
     return 0
 
 
+NO_WORKER = (
+    "no grading worker is running, so nobody grades {n} queued job(s) of {aid} yet; they stay "
+    "queued. Start one: `sadari grading work --forever` (or `sadari run`, whose service grades), "
+    "or grade them in this process: `sadari assessment autograde {aid} --work` / 실행 중인 채점 "
+    "워커가 없어 작업이 대기열에 남아 있습니다: `sadari grading work --forever`로 워커를 시작하거나 "
+    "--work로 이 프로세스에서 채점하세요"
+)
+
+
+def _wake_service(settings: SadariSettings, aid: str, cohort: str | None) -> None:
+    """Ask the running service to grade the assessment's queued jobs now (its worker otherwise
+    looks every `grading_poll_seconds`): POST its autograde API, which queues (nothing new
+    here) and wakes its worker. Best effort: unreachable, the worker takes them at its next
+    look."""
+    query = f"?cohort={urllib.parse.quote(cohort)}" if cohort else ""
+    url = (
+        settings.bind_url.rstrip("/")
+        + f"/services/sadari/api/v1/assessments/{urllib.parse.quote(aid)}/autograde{query}"
+    )
+    req = urllib.request.Request(
+        url,
+        method="POST",
+        data=b"{}",
+        headers={"Authorization": f"token {settings.automation_token}"},
+    )
+    try:
+        with urllib.request.urlopen(req, timeout=10):
+            pass
+    except (urllib.error.URLError, OSError):
+        pass
+
+
+def _autograde_following(ops, aid: str, cohort: str | None) -> int:  # type: ignore[no-untyped-def]
+    """`sadari assessment autograde`: queue, then follow the workers grading those jobs until
+    they are done (Ctrl-C stops the following, not the grading); the summary line."""
+    from . import assessments as ops_
+    from .store import grading
+
+    _, ids, jobs = ops_.queue(ops, aid, cohort)
+    if jobs:
+        with ops.sessions() as s:
+            workers = grading.live(s, ops.now())
+        if not workers:
+            print(f"sadari: {NO_WORKER.format(n=len(jobs), aid=aid)}", file=sys.stderr)
+            return 3
+        if any(w.who == ops_.SERVICE_WORKER for w in workers):
+            _wake_service(ops.settings, aid, cohort)
+    try:
+        counts = ops_.follow(ops, jobs, ids, progress=ProgressBar())
+    except KeyboardInterrupt:
+        print(
+            "\nsadari: stopped following; the jobs not graded yet stay queued and the grading "
+            "workers grade them (`sadari assessment autograde` follows them again) / 진행 표시만 "
+            "멈췄습니다: 남은 작업은 대기열에 있고 채점 워커가 채점합니다",
+            file=sys.stderr,
+        )
+        return 130
+    except ops_.NoWorker as e:
+        print(f"\nsadari: {NO_WORKER.format(n=e.waiting, aid=aid)}", file=sys.stderr)
+        return 3
+    summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+    print(f"{aid}: {summary or 'nothing to grade'}")
+    return 0
+
+
+def _as_worker(
+    worker: Worker, task: Callable[[], dict[str, int]]
+) -> tuple[dict[str, int], int | None]:
+    """Run the worker's grading `task` in a thread while this one waits for it or for SIGINT or
+    SIGTERM; either way the worker closes (Worker.close: the job in hand finishes within a short
+    grace or is given back, the grader is closed, the heartbeat goes). (the task's counts, None),
+    or ({}, how many jobs were given back) when a signal stopped it."""
+    import signal
+    import threading
+
+    out: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            out["counts"] = task()
+        except BaseException as e:  # handed to the main thread
+            out["error"] = e
+
+    runner = threading.Thread(target=run, name="sadari-grading", daemon=True)
+    stop = threading.Event()
+    previous = {
+        sig: signal.signal(sig, lambda _signum, _frame: stop.set())
+        for sig in (signal.SIGINT, signal.SIGTERM)
+    }
+    try:
+        worker.start()
+        runner.start()
+        while runner.is_alive() and not stop.wait(0.2):
+            pass
+        if stop.is_set():
+            print(
+                "\nsadari: stopping: the job in hand finishes within a few seconds or goes back "
+                "to the queue / 중지 중: 진행 중인 작업은 곧 끝나거나 대기열로 돌아갑니다",
+                file=sys.stderr,
+                flush=True,
+            )
+    finally:
+        released = worker.close(runner)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if stop.is_set():
+        return {}, released
+    if "error" in out:
+        raise out["error"]
+    counts: dict[str, int] = out.get("counts", {})
+    return counts, None
+
+
+def _stopped(released: int) -> int:
+    print(
+        f"sadari: stopped; {released} job(s) given back to the queue for the next worker / "
+        f"중지됨: 작업 {released}개를 대기열로 되돌림",
+        file=sys.stderr,
+    )
+    return 130
+
+
 def cmd_grading(args: argparse.Namespace) -> int:
-    """`sadari grading work`: grade every queued job (any assessment) until none is left."""
+    """`sadari grading work`: grade every queued job (any assessment) until none is left, as a
+    grading worker; with --forever, wait for more (every `grading_poll_seconds`) until SIGINT or
+    SIGTERM."""
     from . import assessments as ops_
 
     ops = _ops(args)
-    grader = ops_.autograder_for(ops.settings)
-    try:
-        counts = ops_.work(
-            ops,
-            grader,
-            workers=ops.settings.grading_workers,
-            lease_seconds=args.lease,
-            progress=ProgressBar(),
-        )
-    finally:
-        grader.close()
-    summary = ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
-    print(f"grading: {summary or 'nothing queued'}")
+    worker = ops_.Worker(
+        ops,
+        ops_.autograder_for(ops.settings),
+        who=ops.actor,
+        workers=ops.settings.grading_workers,
+        lease_seconds=args.lease,
+    )
+
+    def summary(counts: dict[str, int]) -> str:
+        return ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
+
+    if not args.forever:
+        counts, released = _as_worker(worker, lambda: worker.grade(progress=ProgressBar()))
+        if released is not None:
+            return _stopped(released)
+        print(f"grading: {summary(counts) or 'nothing queued'}")
+        return 0
+    poll = max(1, ops.settings.grading_poll_seconds)
+    print(
+        f"grading: worker {worker.id} ({ops.settings.grader}) takes queued jobs, looking every "
+        f"{poll}s; SIGINT or SIGTERM stops it",
+        flush=True,
+    )
+    totals: dict[str, int] = {}
+
+    def report(counts: dict[str, int]) -> None:
+        for k, n in counts.items():
+            totals[k] = totals.get(k, 0) + n
+        print(f"grading: {summary(counts)}", flush=True)
+
+    _, released = _as_worker(worker, lambda: worker.forever(poll, report))
+    print(
+        f"grading: worker stopped ({summary(totals) or 'nothing graded'}"
+        + (f"; {released} job(s) given back to the queue" if released else "")
+        + ")",
+        flush=True,
+    )
     return 0
 
 
@@ -699,7 +859,13 @@ def parser() -> argparse.ArgumentParser:
     assess.add_argument(
         "--queue-only",
         action="store_true",
-        help="autograde: queue the submissions and let `sadari grading work` grade them",
+        help="autograde: queue the submissions and return (the grading workers grade them)",
+    )
+    assess.add_argument(
+        "--work",
+        action="store_true",
+        help="autograde: grade the queued submissions in this process, as a grading worker "
+        "(without it: follow the running workers grading them)",
     )
     assess.add_argument(
         "--lease",
@@ -710,6 +876,12 @@ def parser() -> argparse.ArgumentParser:
     assess.set_defaults(func=cmd_assessment)
     grade = sub.add_parser("grading", help="the grading queue")
     grade.add_argument("action", choices=["work"])
+    grade.add_argument(
+        "--forever",
+        action="store_true",
+        help="keep running as a grading worker: wait for jobs (every grading_poll_seconds) until "
+        "SIGINT or SIGTERM",
+    )
     grade.add_argument(
         "--lease",
         type=float,

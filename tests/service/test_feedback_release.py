@@ -627,7 +627,7 @@ def test_the_cli_says_whom_feedback_was_held_back_from(
     sadari(
         env, "deadline", "set", AID, ahead.isoformat(), "--reason", "서버 점검", "--cohort", COHORT
     )
-    assert "1 graded" in sadari(env, "assessment", "autograde", AID).stdout
+    assert "1 graded" in sadari(env, "assessment", "autograde", AID, "--work").stdout
     out = sadari(env, "assessment", "feedback", AID).stdout
     assert f"{AID}: feedback released for 0 submissions" in out
     assert f"{AID}: feedback held back from 1 trainee(s) who could still submit" in out

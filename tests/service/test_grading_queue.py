@@ -1,5 +1,8 @@
 """The grading queue on SQLite and PostgreSQL: leases, bounded retries, recorded once; a worker
-killed mid-job and a queue left for a later worker, with the real `sadari` CLI processes."""
+killed mid-job and a queue left for a later worker, with the real `sadari` CLI processes; workers'
+heartbeats, `sadari grading work --forever` stopped mid-job (the job given back, recorded once by
+the next worker), and `sadari assessment autograde` following the workers (or saying that none
+runs)."""
 
 from __future__ import annotations
 
@@ -22,7 +25,7 @@ from sadari.hub.storage import LocalBlobStore
 from sadari.hub.store import exchange as ex
 from sadari.hub.store import grading, repo
 from sadari.hub.store.db import make_engine, session_factory
-from sadari.hub.store.models import Grade, GradingJob, Result
+from sadari.hub.store.models import Grade, GradingJob, GradingWorker, Result
 from tests.support.hub import BIN, ROOT, hub_env
 
 AID = "pm-basics-check"
@@ -142,7 +145,7 @@ def test_a_job_out_of_attempts_fails_with_a_reason(ops: ops_.Ops) -> None:
 def test_a_worker_killed_mid_job_is_retried_and_recorded_once(ops: ops_.Ops) -> None:
     ops_.release(ops, AID, COHORT)
     sid = submit(ops, "pm1", sleep=8)
-    worker = cli(ops, "assessment", "autograde", AID, "--lease", "4")
+    worker = cli(ops, "assessment", "autograde", AID, "--work", "--lease", "4")
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         with ops.sessions() as s:
@@ -228,3 +231,193 @@ def test_the_service_grades_what_was_queued_before_it_restarted(ops: ops_.Ops) -
     finally:
         os.killpg(service.pid, signal.SIGTERM)
         service.communicate(timeout=30)
+
+
+def test_a_released_job_is_queued_again_and_its_grading_not_recorded(ops: ops_.Ops) -> None:
+    sid = submit(ops, "pm1")
+    with ops.sessions.begin() as s:
+        grading.enqueue(s, [ex.submission(s, sid)], NOW)
+    with ops.sessions.begin() as s:
+        job = grading.claim(s, "host:1:ab:0", NOW, 60)
+        assert job is not None and job.attempts == 1
+    with ops.sessions.begin() as s:
+        assert grading.release(s, "host:1:a") == 0  # another worker's prefix: not its leases
+        assert grading.release(s, "host:1:ab") == 1
+    with ops.sessions.begin() as s:
+        assert grading.finish(s, job.id, "host:1:ab:0", NOW, "graded") is False
+        again = s.scalars(select(GradingJob)).one()
+        assert (again.status, again.attempts, again.lease_owner) == ("queued", 0, None)
+        assert grading.claim(s, "other:2:cd:0", NOW, 60) is not None  # the next worker takes it
+
+
+def test_heartbeats_tell_live_workers(ops: ops_.Ops) -> None:
+    with ops.sessions.begin() as s:
+        grading.beat(s, "h:1:aa", who="cli:x", pid=1, host="h", now=NOW)
+        grading.beat(s, "h:2:bb", who="cli:y", pid=2, host="h", now=NOW - timedelta(minutes=5))
+        grading.beat(s, "h:3:cc", who="cli:z", pid=3, host="h", now=NOW - timedelta(days=2))
+    with ops.sessions.begin() as s:
+        assert [w.id for w in grading.live(s, NOW)] == ["h:1:aa"]
+        grading.beat(s, "h:2:bb", who="cli:y", pid=2, host="h", now=NOW)  # refreshed
+    with ops.sessions.begin() as s:
+        assert {w.id for w in grading.live(s, NOW)} == {"h:1:aa", "h:2:bb"}
+        # the one unseen for a day was forgotten; a clean stop removes the row
+        assert s.get(GradingWorker, "h:3:cc") is None
+        grading.gone(s, "h:1:aa")
+    with ops.sessions() as s:
+        assert [w.id for w in grading.live(s, NOW)] == ["h:2:bb"]
+
+
+def start_worker(ops: ops_.Ops, grader: str = "nbgrader") -> subprocess.Popen[str]:
+    """`sadari grading work --forever` in its own process group, live once it returns."""
+    env = hub_env(
+        Path(ops.settings.data_dir),
+        ops.settings.db_url,
+        SADARI_GRADER=grader,
+        SADARI_GRADING_WORKERS="1",
+        SADARI_GRADING_POLL_SECONDS="1",
+    )
+    proc = subprocess.Popen(
+        [str(BIN / "sadari"), "grading", "work", "--forever"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        with ops.sessions() as s:
+            if any(w.pid == proc.pid for w in grading.live(s, datetime.now(UTC))):
+                return proc
+        assert proc.poll() is None, proc.communicate()[0]
+        time.sleep(0.2)
+    raise AssertionError("the worker never said it was live")
+
+
+def group_left(pid: int) -> list[str]:
+    """The processes still in the process group `pid` led."""
+    return subprocess.run(["pgrep", "-g", str(pid)], capture_output=True, text=True).stdout.split()
+
+
+@pytest.mark.parametrize("grader", ["nbgrader", pytest.param("sandbox", marks=pytest.mark.sandbox)])
+def test_sigterm_mid_job_gives_the_job_back_and_the_next_worker_records_it_once(
+    ops: ops_.Ops, grader: str
+) -> None:
+    """`sadari grading work --forever` stopped with SIGTERM while a cell sleeps: it exits within
+    seconds, leaving nothing running (nbgrader's subprocess and kernel, or the sandbox's kernels),
+    its job queued again with the attempt given back and its heartbeat gone; the next worker
+    grades the job and it is recorded once."""
+    if grader == "sandbox":
+        from sadari.graders.sandbox import local
+
+        if why := local.available():
+            pytest.skip(f"the local sandbox cannot run here: {why}")
+    ops_.release(ops, AID, COHORT)
+    worker = start_worker(ops, grader)
+    try:
+        sid = submit(ops, "pm1", sleep=12)
+        with ops.sessions.begin() as s:
+            grading.enqueue(s, [ex.submission(s, sid)], datetime.now(UTC))
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            with ops.sessions() as s:
+                if s.scalars(select(GradingJob.status)).one() == "running":
+                    break
+            assert worker.poll() is None, worker.communicate()[0]
+            time.sleep(0.2)
+        time.sleep(1.5)  # the grading is at work, well inside the 12 s cell
+        assert len(group_left(worker.pid)) > 1  # the worker and its grading processes
+        t0 = time.monotonic()
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(timeout=30)
+        took = time.monotonic() - t0
+        out, _ = worker.communicate(timeout=30)
+    finally:
+        if worker.poll() is None:
+            os.killpg(worker.pid, signal.SIGKILL)
+            worker.communicate()
+    assert worker.returncode == 0, out
+    # the 2 s grace, closing, and the interpreter's exit (seconds of its own on a loaded machine)
+    assert took < 8, (took, out)
+    assert "1 job(s) given back to the queue" in out, out
+    assert group_left(worker.pid) == [], "the grading outlived its worker"
+    with ops.sessions() as s:
+        job = s.scalars(select(GradingJob)).one()
+        assert (job.status, job.attempts, job.lease_owner) == ("queued", 0, None)
+        assert s.scalars(select(Result)).first() is None
+        assert grading.live(s, datetime.now(UTC)) == []  # stopped cleanly: its row went
+    nxt = cli(ops, "grading", "work")
+    out, _ = nxt.communicate(timeout=180)
+    assert nxt.returncode == 0 and "grading: 1 graded" in out, out
+    with ops.sessions() as s:
+        job = s.scalars(select(GradingJob)).one()
+        assert (job.status, job.attempts, job.outcome) == ("done", 1, "graded")
+        assert len(s.scalars(select(Result)).all()) == 1
+        cells = [(g.notebook, g.cell) for g in s.scalars(select(Grade))]
+        assert cells and len(cells) == len(set(cells))
+
+
+def test_the_cli_follows_the_jobs_another_worker_grades(ops: ops_.Ops) -> None:
+    ops_.release(ops, AID, COHORT)
+    ids = [submit(ops, "pm1"), submit(ops, "pm2")]
+    worker = start_worker(ops)
+    try:
+        follower = cli(ops, "assessment", "autograde", AID)
+        out, _ = follower.communicate(timeout=180)
+        assert follower.returncode == 0, out
+        assert f"{AID}: 2 graded\n" in out and "2/2" in out, out
+        with ops.sessions() as s:
+            assert grading.progress(s, ids)["done"] == 2
+            owners = {j.lease_owner for j in s.scalars(select(GradingJob))}
+            (w,) = grading.live(s, datetime.now(UTC))
+            assert owners == {f"{w.id}:0"}  # graded by the worker, not by the CLI
+        worker.send_signal(signal.SIGINT)
+        out, _ = worker.communicate(timeout=30)
+        assert worker.returncode == 0 and "worker stopped (2 graded)" in out, out
+    finally:
+        if worker.poll() is None:
+            os.killpg(worker.pid, signal.SIGKILL)
+            worker.communicate()
+
+
+def test_without_a_live_worker_the_cli_says_so_and_leaves_the_jobs_queued(
+    ops: ops_.Ops,
+) -> None:
+    ops_.release(ops, AID, COHORT)
+    ids = [submit(ops, "pm1")]
+    with ops.sessions.begin() as s:  # a worker that died a minute ago does not count
+        grading.beat(
+            s,
+            "gone:1:aa",
+            who="cli:x",
+            pid=1,
+            host="gone",
+            now=datetime.now(UTC) - timedelta(0, 60),
+        )
+    follower = cli(ops, "assessment", "autograde", AID)
+    out, _ = follower.communicate(timeout=120)
+    assert follower.returncode == 3, out
+    assert "no grading worker is running" in out and "sadari grading work --forever" in out, out
+    assert f"sadari assessment autograde {AID} --work" in out, out
+    with ops.sessions() as s:
+        assert grading.progress(s, ids) == {"queued": 1, "running": 0, "done": 0, "failed": 0}
+
+
+def test_ctrl_c_stops_the_following_not_the_jobs(ops: ops_.Ops) -> None:
+    ops_.release(ops, AID, COHORT)
+    ids = [submit(ops, "pm1")]
+    with ops.sessions.begin() as s:  # a live worker (busy elsewhere: it takes nothing)
+        grading.beat(s, "busy:1:aa", who="cli:x", pid=1, host="busy", now=datetime.now(UTC))
+    follower = cli(ops, "assessment", "autograde", AID)
+    deadline = time.monotonic() + 60
+    with ops.sessions() as s:
+        while not grading.progress(s, ids)["queued"] and time.monotonic() < deadline:
+            time.sleep(0.2)
+    time.sleep(2)  # following
+    assert follower.poll() is None, follower.communicate()[0]
+    follower.send_signal(signal.SIGINT)
+    out, _ = follower.communicate(timeout=30)
+    assert follower.returncode == 130, out
+    assert "stopped following" in out and "stay queued" in out, out
+    with ops.sessions() as s:
+        assert grading.progress(s, ids) == {"queued": 1, "running": 0, "done": 0, "failed": 0}
