@@ -7,6 +7,12 @@ that moves people the pages show what it will do by running that same workflow f
 transaction that is rolled back (`dry_run`): the trainees it would move, the audit entry it would
 write, the labs their next server start would bring, the team rules a move would break. So the
 preview can never disagree with what the step then does.
+
+A selection of 10,000 trainees x 30 assessments stores hundreds of MB of rows: the page reads them
+once per selection and keeps them compact in memory (`Ranking`: what counts, cutoff, histogram
+and search need for every row; the breakdowns packed, unpacked for the rows shown), and shows per
+pool its top and the rows around the cutoff, a page of its whole ranking, or the trainees a
+search finds; every count, the cutoff and the histogram are still the whole pool's.
 """
 
 from __future__ import annotations
