@@ -276,36 +276,45 @@ def _execute_one(kernel: Kernel, index: int, code: str, budget: float, limits: L
             run.status = "dead"
             break
         ready = dict(poller.poll(int(min(0.5, remaining) * 1000) + 1))
-        if shell in ready and reply is None:
-            with contextlib.suppress(queue.Empty):
-                msg = client.get_shell_msg(timeout=0.01)
-                if msg["parent_header"].get("msg_id") == msg_id:
-                    reply = msg
-        if iopub not in ready:
-            continue
         try:
-            msg = client.get_iopub_msg(timeout=0.01)
-        except queue.Empty:
-            continue
-        if msg["parent_header"].get("msg_id") != msg_id:
-            continue
-        kind, content = msg["msg_type"], msg["content"]
-        if kind == "status" and content.get("execution_state") == "idle":
-            idle = True
-        elif kind == "error":
-            run.status = "error"
-            run.ename, run.evalue = (
-                str(content.get("ename", ""))[:200],
-                str(content.get("evalue", ""))[:1000],
-            )
-        elif kind in ("stream", "execute_result", "display_data"):
-            text = content.get("text") or content.get("data", {}).get("text/plain", "")
-            text = text if isinstance(text, str) else "".join(text)
-            room = limits.output_bytes - kept
-            if room > 0:
-                output.append(text[:room])
-                kept += min(len(text), room)
-            run.output_dropped += max(0, len(text) - max(room, 0))
+            if shell in ready and reply is None:
+                with contextlib.suppress(queue.Empty):
+                    msg = client.get_shell_msg(timeout=0.01)
+                    if msg["parent_header"].get("msg_id") == msg_id:
+                        if not isinstance(msg["content"], dict):
+                            raise TypeError("the execute reply is not an object")
+                        reply = msg
+            if iopub not in ready:
+                continue
+            try:
+                msg = client.get_iopub_msg(timeout=0.01)
+            except queue.Empty:
+                continue
+            if msg["parent_header"].get("msg_id") != msg_id:
+                continue
+            kind, content = msg["msg_type"], msg["content"]
+            if kind == "status" and content.get("execution_state") == "idle":
+                idle = True
+            elif kind == "error":
+                run.status = "error"
+                run.ename, run.evalue = (
+                    str(content.get("ename", ""))[:200],
+                    str(content.get("evalue", ""))[:1000],
+                )
+            elif kind in ("stream", "execute_result", "display_data"):
+                text = content.get("text") or content.get("data", {}).get("text/plain", "")
+                text = text if isinstance(text, str) else "".join(text)
+                room = limits.output_bytes - kept
+                if room > 0:
+                    output.append(text[:room])
+                    kept += min(len(text), room)
+                run.output_dropped += max(0, len(text) - max(room, 0))
+        except (ValueError, KeyError, TypeError, AttributeError) as e:
+            # a message the kernel's own code no longer writes as the protocol says (its json or
+            # session replaced by the submission): the kernel is no longer the kernel
+            run.status = "dead"
+            run.extra["unreadable"] = f"{type(e).__name__}: {str(e)[:200]}"
+            break
     if reply is not None and reply["content"].get("status") != "ok" and run.status == "ok":
         run.status = "error"
         run.ename = run.ename or str(reply["content"].get("ename", "error"))
