@@ -325,6 +325,19 @@ class SadariSettings(LoggingConfigurable):
     def _default_grading_workers(self) -> int:
         return int(_env("SADARI_GRADING_WORKERS", str(os.cpu_count() or 1)))
 
+    grading_zygote = Bool(
+        help="""The local sandbox ('sandbox' grader) forks each submission's fresh, single-use
+        kernel from a warmed parent per slot that has already imported ipykernel and the tracks'
+        libraries (graders/sandbox/zygote.py), instead of starting Python from scratch: the same
+        walls (no network, the slot's own uid, limits, a private scratch and /tmp), a fraction
+        of the start-up CPU. Off: every kernel starts from scratch under its own bubblewrap.
+        Default: $SADARI_GRADING_ZYGOTE (0 or 1), else on.""",
+    ).tag(config=True, env="SADARI_GRADING_ZYGOTE")
+
+    @default("grading_zygote")
+    def _default_grading_zygote(self) -> bool:
+        return _env("SADARI_GRADING_ZYGOTE", "1") not in ("0", "false", "no", "off")
+
     service_grading = Bool(
         help="""The service grades what its API queues (autograde, regrade: at once) and jobs left
         waiting in the queue: queued before it (re)started, queued with `--queue-only`, or leased
