@@ -3,8 +3,10 @@ build on each other): the instructor releases pm-basics-check from the board; tr
 and submits it from nbgrader's Assignment List in JupyterLab (on their own server); trainee006's
 submission lacks the notebook; the instructor grades from the board with live progress and reads
 the failed submission's reason; grades the written answer by hand with the rubric's levels;
-releases the feedback once the deadline has passed; trainee002 sees the grade on their page and
-fetches the feedback in JupyterLab's Assignment List. Screenshots walk-*.png.
+moves the deadline into the past and releases the feedback from the board, after its preview of
+who gets it; trainee002 sees the grade on their page and fetches the feedback in JupyterLab's
+Assignment List. The instructor works only in the browser (deadlines with their reasons too).
+Screenshots walk-*.png.
 
 The demo cohort: trainee002 and trainee006 are in the product-manager track (pm-basics-check: late
 submissions score zero, so once its deadline has passed nobody can gain by resubmitting and its
@@ -13,16 +15,19 @@ feedback, which shows hidden tests, may be released).
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import re
 import zipfile
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
+from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Page, expect
 
-from tests.support.hub import ROOT, RunningHub, sadari
+from tests.support.hub import ROOT, RunningHub
 
 from .conftest import COHORT, SERVICE, NewPage, login, screenshot
 
@@ -34,6 +39,7 @@ BOARD = f"{SERVICE}board/{COHORT}/product-manager/basics"
 SOURCE = ROOT / f"labs/product-manager/basics/assessments/{AID}/{AID}.ipynb"
 LAB_LOAD = 120_000  # ms: a trainee's server and JupyterLab on a busy machine
 GRADING = 180_000
+SEOUL = ZoneInfo("Asia/Seoul")  # the demo cohort's clock
 
 
 def section(page: Page):  # type: ignore[no-untyped-def]
@@ -56,19 +62,34 @@ def answered(released: dict) -> dict:  # type: ignore[type-arg]
 
 
 async def assignment_list(page: Page) -> None:
-    """Open nbgrader's Assignment List from JupyterLab's command palette."""
+    """Open nbgrader's Assignment List from JupyterLab's command palette (again until it opens:
+    while JupyterLab restores its layout the shortcut may do nothing, or the palette may close
+    before it is typed into)."""
     palette = page.locator(".lm-CommandPalette-input")
-    for _ in range(10):  # the shortcut works once JupyterLab has finished restoring its layout
+    listing = page.locator("#released_assignments_list")
+    for _ in range(10):
         await page.locator("#jp-main-dock-panel").click()
         await page.keyboard.press("Control+Shift+C")
         try:
             await expect(palette).to_be_visible(timeout=3_000)
-            break
-        except AssertionError:
+            await palette.fill("Assignment List", timeout=3_000)
+            await palette.press("Enter", timeout=3_000)
+            await expect(listing).to_be_attached(timeout=10_000)
+            return
+        except (AssertionError, PlaywrightError):
             continue
-    await palette.fill("Assignment List")
-    await palette.press("Enter")
-    await expect(page.locator("#released_assignments_list")).to_be_attached(timeout=30_000)
+    await expect(listing).to_be_attached(timeout=30_000)
+
+
+async def set_deadline(page: Page, at: datetime, reason: str) -> None:
+    """Move the assessment's deadline from the board (minutes on the cohort's clock)."""
+    card = section(page)
+    local = at.astimezone(SEOUL).strftime("%Y-%m-%dT%H:%M")
+    await card.get_by_text("마감 변경하기").click()
+    await card.locator(f"#due-{AID}").fill(local)
+    await card.locator(f"#due-reason-{AID}").fill(reason)
+    await card.locator("form.due-form").get_by_role("button").click()
+    await expect(card.locator("time.due")).to_have_text(local.replace("T", " "))
 
 
 async def open_lab(page: Page, hub: RunningHub) -> None:
@@ -81,11 +102,11 @@ async def test_release_from_the_board(hub: RunningHub, new_page: NewPage) -> Non
     await login(page, hub, "instructor", BOARD)
     await section(page).get_by_role("button", name="배포", exact=True).click()
     await expect(section(page).locator(".state")).to_have_attribute(
-        "data-state", re.compile("released|collecting")
+        "data-state",
+        re.compile("^(released|collecting)$"),  # not not_released
     )
     # open for an hour: submissions are on time
-    due = (datetime.now(UTC) + timedelta(hours=1)).isoformat(timespec="seconds")
-    sadari(hub.env, "deadline", "set", AID, due, "--reason", "walkthrough")
+    await set_deadline(page, datetime.now(UTC) + timedelta(hours=1), "walkthrough")
 
 
 async def test_a_trainee_fetches_and_submits_in_jupyterlab(
@@ -170,10 +191,33 @@ async def test_the_written_answer_is_graded_by_hand(hub: RunningHub, new_page: N
 async def test_feedback_after_the_deadline_and_the_trainee_sees_it(
     hub: RunningHub, new_page: NewPage
 ) -> None:
-    past = (datetime.now(UTC) - timedelta(minutes=1)).isoformat(timespec="seconds")
-    sadari(hub.env, "deadline", "set", AID, past, "--reason", "walkthrough: time is up")
-    released = sadari(hub.env, "assessment", "feedback", AID, "--cohort", COHORT)
-    assert "feedback released for 2 submissions" in released.stdout, released.stdout
+    # the deadline passes: set to a minute (the form's precision) after the last submission
+    r = hub.call("instructor", "GET", f"{SERVICE}api/v1/assessments/{AID}/grades?cohort={COHORT}")
+    last = max(datetime.fromisoformat(row["submitted_at"]) for row in r.json()["rows"])
+    last = last.replace(tzinfo=last.tzinfo or UTC)
+    wait = (last + timedelta(seconds=61) - datetime.now(UTC)).total_seconds()
+    await asyncio.sleep(max(0.0, wait))
+    staff = await new_page()
+    await login(staff, hub, "instructor", BOARD)
+    await set_deadline(staff, datetime.now(UTC), "walkthrough: time is up")
+
+    # the preview says who gets the feedback before anything is released
+    await section(staff).get_by_role("button", name="피드백 배포", exact=True).click()
+    dialog = staff.locator("#feedback-preview")
+    await expect(dialog).to_be_visible()
+    released = dialog.locator('.preview-group[data-category="release"] li')
+    # both: trainee006's rejected submission gets its summary (0 points, and why)
+    await expect(released).to_have_count(2)
+    assert sorted(await released.evaluate_all("lis => lis.map(li => li.dataset.username)")) == [
+        TRAINEE,
+        BROKEN,
+    ]
+    await expect(dialog.locator(".preview-group:not([hidden])")).to_have_count(1)
+    await screenshot(staff, "walk-feedback-preview")
+    await dialog.get_by_role("button", name="2명에게 피드백 배포").click()
+    await expect(staff.locator("#notice")).to_contain_text(
+        "피드백을 2명에게 배포했습니다", timeout=GRADING
+    )
 
     page = await new_page()
     await login(page, hub, TRAINEE, f"{SERVICE}trainee")
