@@ -42,8 +42,13 @@ function show(form, grade) {
     badge.classList.toggle("text-bg-success", full);
     badge.classList.toggle("text-bg-danger", !full);
   }
-  if (grade.origin !== "sadari") return;
   const info = row.querySelector(".adjusted");
+  if (grade.origin !== "sadari") {
+    // a grading's points (a regrade since the page loaded): nobody's change to show
+    info.hidden = true;
+    form.dataset.auto = String(grade.score);
+    return;
+  }
   info.querySelector(".adjusted-by").textContent = fmt(msg.by, {
     who: grade.graded_by,
     at: when(grade.graded_at),
