@@ -294,9 +294,37 @@ def start_worker(ops: ops_.Ops, grader: str = "nbgrader") -> subprocess.Popen[st
     raise AssertionError("the worker never said it was live")
 
 
-def group_left(pid: int) -> list[str]:
-    """The processes still in the process group `pid` led."""
-    return subprocess.run(["pgrep", "-g", str(pid)], capture_output=True, text=True).stdout.split()
+def tree(pid: int) -> set[tuple[int, str]]:
+    """The processes below `pid` (kernels start sessions of their own: not its process group),
+    each as (pid, start time) so that a reused pid is not taken for a survivor."""
+    stats = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        stats[int(stat.parent.name)] = (int(fields[1]), fields[19])
+    out, todo = set(), [pid]
+    while todo:
+        parent = todo.pop()
+        for child, (ppid, started) in stats.items():
+            if ppid == parent:
+                out.add((child, started))
+                todo.append(child)
+    return out
+
+
+def still_running(procs: set[tuple[int, str]]) -> set[tuple[int, str]]:
+    """Those of `procs` still running (not zombies)."""
+    left = set()
+    for pid, started in procs:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[19] == started and fields[0] != "Z":
+            left.add((pid, started))
+    return left
 
 
 @pytest.mark.parametrize("grader", ["nbgrader", pytest.param("sandbox", marks=pytest.mark.sandbox)])
@@ -326,7 +354,8 @@ def test_sigterm_mid_job_gives_the_job_back_and_the_next_worker_records_it_once(
             assert worker.poll() is None, worker.communicate()[0]
             time.sleep(0.2)
         time.sleep(1.5)  # the grading is at work, well inside the 12 s cell
-        assert len(group_left(worker.pid)) > 1  # the worker and its grading processes
+        grading_procs = tree(worker.pid)
+        assert grading_procs  # nbgrader and its kernel, or the sandbox's kernels
         t0 = time.monotonic()
         worker.send_signal(signal.SIGTERM)
         worker.wait(timeout=30)
@@ -337,10 +366,12 @@ def test_sigterm_mid_job_gives_the_job_back_and_the_next_worker_records_it_once(
             os.killpg(worker.pid, signal.SIGKILL)
             worker.communicate()
     assert worker.returncode == 0, out
-    # the 2 s grace, closing, and the interpreter's exit (seconds of its own on a loaded machine)
-    assert took < 8, (took, out)
+    # the 2 s grace, closing, and the interpreter's exit (seconds of its own on a loaded machine);
+    # the local sandbox's close waits for its pool's refiller to finish starting a kernel ahead
+    # (up to its start timeout + 5 s: graders/sandbox/pool.py), measured at 16 s under load
+    assert took < (8 if grader == "nbgrader" else 30), (took, out)
     assert "1 job(s) given back to the queue" in out, out
-    assert group_left(worker.pid) == [], "the grading outlived its worker"
+    assert still_running(grading_procs) == set(), "the grading outlived its worker"
     with ops.sessions() as s:
         job = s.scalars(select(GradingJob)).one()
         assert (job.status, job.attempts, job.lease_owner) == ("queued", 0, None)
