@@ -154,10 +154,10 @@ class FakeCluster:
                 state["terminated"]["reason"] = "OOMKilled"
         with self.lock:
             if pod in self.pods:
-                self.pods[pod]["status"] = {
-                    "phase": phase,
-                    "containerStatuses": [{"name": "runner", "state": state}],
-                }
+                # with the fields every API server sends (the client's models require them)
+                status = {"name": "runner", "image": "", "imageID": "", "ready": False}
+                status |= {"restartCount": 0, "state": state}
+                self.pods[pod]["status"] = {"phase": phase, "containerStatuses": [status]}
                 self.pods[pod]["log"] = log
 
     # --- the API -----------------------------------------------------------------------------------
