@@ -1,5 +1,5 @@
-"""What the selection, teams and audit pages show (templates/selection.html, teams.html,
-audit.html), as plain values read from the workflow's own records.
+"""What the selection page shows (templates/selection.html), as plain values read from the
+workflow's own records (the teams and audit pages: teams_pages.py, audit_pages.py).
 
 Nothing here decides or changes anything: rankings, overrides, confirm, apply, rollback, teams and
 moves are hub/selection.py's, called by the JSON API the pages' script sends to. Before a step
@@ -17,7 +17,6 @@ search finds; every count, the cutoff and the histogram are still the whole pool
 
 from __future__ import annotations
 
-import json
 import marshal
 import re
 import threading
@@ -34,12 +33,12 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from . import selection as workflow
+from .audit_pages import entry_view
 from .core import charts
-from .core.audit_view import PAGE_SIZES, AuditFilter, paging
+from .core.audit_view import PAGE_SIZES, paging
 from .core.curriculum import Curriculum
 from .core.policy import Placement, spawn_plan
 from .locale import DEFAULT, number
-from .nbview import text as cut_text
 from .store import audit as audit_store
 from .store import repo
 from .store import selection as db
@@ -47,12 +46,11 @@ from .store.models import AuditEntry, Cohort, Member, Selection, SelectionOverri
 
 STEPS = ("confirm", "apply", "rollback")
 PARTS = ("raw", "penalty", "percent", "normalised", "weight", "contribution")
-DETAILS_CHARS = 4000  # of an audit entry's details on a page (the log keeps everything)
 PLAN_REASON = "(preview of the step, not carried out)"
 T = TypeVar("T")
 
 
-def _named(stage: Any) -> dict[str, Any]:
+def named(stage: Any) -> dict[str, Any]:
     return {"id": stage.id, "name": {"ko": stage.name.ko, "en": stage.name.en}}
 
 
@@ -62,13 +60,13 @@ def transitions(curriculum: Curriculum) -> list[dict[str, Any]]:
     for st in curriculum.stages:
         if st.selection is not None:
             source = curriculum.stage(st.selection.source)
-            out.append({"stage": _named(st), "source": _named(source)})
+            out.append({"stage": named(st), "source": named(source)})
     return out
 
 
 def cohorts(curriculum: Curriculum) -> list[dict[str, Any]]:
     """The curriculum's cohorts as {id, name}."""
-    return [_named(c) for c in curriculum.cohorts]
+    return [named(c) for c in curriculum.cohorts]
 
 
 def dry_run(sessions: sessionmaker[Session], work: Callable[[Session], T]) -> T:
@@ -83,24 +81,6 @@ def dry_run(sessions: sessionmaker[Session], work: Callable[[Session], T]) -> T:
 
 def _last_entry(s: Session) -> AuditEntry | None:
     return s.scalars(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(1)).first()
-
-
-def entry_view(e: AuditEntry) -> dict[str, Any]:
-    """An audit entry as the pages show it (details as indented JSON, cut to DETAILS_CHARS)."""
-    details, cut = cut_text(
-        json.dumps(e.details, ensure_ascii=False, indent=1, default=str), DETAILS_CHARS
-    )
-    return {
-        "id": e.id,
-        "at": e.at,
-        "actor": e.actor,
-        "action": e.action,
-        "target": e.target,
-        "reason": e.reason,
-        "details": details,
-        "details_cut": cut,
-        "hash": e.hash,
-    }
 
 
 # --- selection ---------------------------------------------------------------------------------
@@ -229,7 +209,7 @@ def stored(s: Session, ids: Iterable[int]) -> dict[int, SimpleNamespace]:
     return out
 
 
-def _names(s: Session, usernames: Iterable[str]) -> dict[str, str | None]:
+def names_of(s: Session, usernames: Iterable[str]) -> dict[str, str | None]:
     wanted = sorted(set(usernames))
     out: dict[str, str | None] = {}
     for k in range(0, len(wanted), 5000):
@@ -285,7 +265,7 @@ def _rows(
 ) -> list[dict[str, Any]]:
     """Stored rows as the page shows them: outcome (overrides in force), name, breakdown."""
     rows = workflow.outcome_rows(_as_selection(rec, stored))
-    names = _names(s, (r["trainee"] for r in rows))
+    names = names_of(s, (r["trainee"] for r in rows))
     return [
         {
             **{k: r[k] for k in ("pool", "rank", "trainee", "track", "total", "eligible")},
@@ -522,8 +502,8 @@ def selection_page(
     view: dict[str, Any] = {
         "cohort": {"id": co.slug, "name": {"ko": co.name_ko, "en": co.name_en}},
         "zone": co.timezone,
-        "stage": _named(curriculum.stage(stage)),
-        "source": _named(curriculum.stage(policy.source)),
+        "stage": named(curriculum.stage(stage)),
+        "source": named(curriculum.stage(policy.source)),
         "policy": policy_view(sel.policy if sel else policy.as_dict()),
         "policy_changed": sel is not None and sel.policy != policy.as_dict(),
         "history": history,
@@ -552,7 +532,7 @@ def index_page(s: Session, curriculum: Curriculum) -> list[dict[str, Any]]:
         for t in transitions(curriculum):
             co = s.scalar(select(Cohort.id).where(Cohort.slug == c.id))
             latest = _history(s, co, t["stage"]["id"], 1) if co is not None else []
-            out.append({"cohort": _named(c), **t, "latest": latest[0] if latest else None})
+            out.append({"cohort": named(c), **t, "latest": latest[0] if latest else None})
     return out
 
 
@@ -627,133 +607,3 @@ def plan(
         }
 
     return dry_run(sessions, work)
-
-
-# --- teams --------------------------------------------------------------------------------------
-
-
-def teams_page(
-    s: Session, curriculum: Curriculum, cohort: str, stage: str | None = None
-) -> dict[str, Any]:
-    """The teams of a cohort's team stage: the policy, each team with its members (skill, track,
-    major, name), the trainees of the stage in no team, where the skills come from."""
-    stage_id, policy = workflow.team_stage(curriculum, stage)
-    co = db.cohort_row(s, cohort)
-    rows = db.teams(s, co.id, stage_id)
-    enrolled = repo.trainees(s, cohort=cohort, stage=stage_id)
-    names = {e.member.username: e.member.name for e in enrolled}
-    names |= _names(
-        s, (m["username"] for t in rows for m in t.members if m["username"] not in names)
-    )
-    placed = {m["username"] for t in rows for m in t.members}
-    applied = db.latest_for(s, co.id, ["applied"], stage_id)
-    teams = []
-    for t in rows:
-        members = [{**m, "name": names.get(m["username"])} for m in t.members]
-        mean = sum(float(m["skill"]) for m in members) / len(members) if members else 0.0
-        teams.append(
-            {
-                "name": t.name,
-                "number": t.number,
-                "members": members,
-                "mean": round(mean, 6),
-                "explanation": t.explanation,
-                "seed": t.seed,
-                "by": t.created_by,
-                "at": t.created_at,
-            }
-        )
-    return {
-        "cohort": {"id": co.slug, "name": {"ko": co.name_ko, "en": co.name_en}},
-        "zone": co.timezone,
-        "stage": _named(curriculum.stage(stage_id)),
-        "stages": [_named(st) for st in curriculum.stages if st.teams is not None],
-        "policy": {
-            "size": policy.size,
-            "skill": policy.skill,
-            "max_same": list(policy.max_same),
-            "seed": policy.seed,
-        },
-        "teams": teams,
-        "in_stage": len(enrolled),
-        "unplaced": sorted(
-            (
-                {"username": e.member.username, "name": e.member.name, "track": e.track.slug}
-                for e in enrolled
-                if e.member.username not in placed
-            ),
-            key=lambda m: m["username"],
-        ),
-        "skills_from": {"id": applied.id} if applied else None,
-    }
-
-
-def _team_warning(text: str, teams: tuple[str, ...]) -> dict[str, str | None]:
-    """A rule warning (`TEAM: 한국어 / English`) as {team, text}: the team named once, so each
-    language's half of the text can be shown with it."""
-    for name in teams:
-        if text.startswith(f"{name}: "):
-            return {"team": name, "text": text.removeprefix(f"{name}: ")}
-    return {"team": None, "text": text}
-
-
-def move_plan(
-    sessions: sessionmaker[Session],
-    curriculum: Curriculum,
-    cohort: str,
-    username: str,
-    team: str,
-    *,
-    actor: str,
-    now: datetime,
-) -> dict[str, Any]:
-    """What moving `username` into `team` would do, from a dry run of workflow.move_to_team:
-    {ok, problem} or the teams it leaves and joins with their members after the move and the
-    team rules the move would break (warnings, Korean / English). Nothing is changed."""
-
-    def work(s: Session) -> dict[str, Any]:
-        e = repo.active_enrollment(repo.member(s, username))
-        if e is None or e.cohort.slug != cohort:
-            return {"ok": False, "problem": f"{username} is not a trainee of {cohort!r}"}
-        try:
-            old, new, warnings = workflow.move_to_team(
-                s, curriculum, username, team, reason=PLAN_REASON, actor=actor, now=now
-            )
-        except (repo.Invalid, repo.NotFound) as err:
-            return {"ok": False, "problem": str(err)}
-        return {
-            "ok": True,
-            "username": username,
-            "from": {"name": old.name, "number": old.number, "size": len(old.members)},
-            "to": {"name": new.name, "number": new.number, "size": len(new.members)},
-            "to_members": [dict(m) for m in new.members],
-            "warnings": [_team_warning(w, (old.name, new.name)) for w in warnings],
-        }
-
-    try:
-        return dry_run(sessions, work)
-    except repo.NotFound as err:
-        return {"ok": False, "problem": str(err)}
-
-
-# --- audit --------------------------------------------------------------------------------------
-
-
-def audit_page(
-    s: Session, f: AuditFilter, page: str | None, size: str | None, now: datetime
-) -> dict[str, Any]:
-    """One page of the audit log under a filter, with the chain's state (verified from the
-    checkpoint: only entries appended since the last check are re-hashed)."""
-    chain = audit_store.verify(s, now)
-    total = audit_store.count(s, f)
-    pg = paging(total, page, size)
-    entries = audit_store.search(s, f, pg.offset, pg.size)
-    actions = audit_store.actions(s)
-    return {
-        "chain": chain,
-        "paging": pg,
-        "entries": [entry_view(e) for e in entries],
-        "actions": actions,
-        "action_groups": sorted({a.split(".")[0] + ".*" for a in actions if "." in a}),
-        "actors": audit_store.actors(s),
-    }

@@ -28,6 +28,7 @@ from typing import Any
 from tornado import web
 from tornado.httputil import url_concat
 
+from .. import audit_pages, teams_pages
 from .. import selection_pages as pages
 from ..core import permissions as perm
 from ..core.audit_view import PAGE_SIZES, parse_filter
@@ -145,11 +146,11 @@ class TeamsPage(PageHandler):
                     admin=admin,
                 )
                 return
-            view = pages.teams_page(s, ctx.curriculum, cohort, stage)
+            view = teams_pages.teams_page(s, ctx.curriculum, cohort, stage)
         move = None
         if username and team:
             move = await asyncio.to_thread(
-                pages.move_plan,
+                teams_pages.move_plan,
                 ctx.sessions,
                 ctx.curriculum,
                 cohort,
@@ -192,7 +193,7 @@ class AuditPage(PageHandler):
 
         def work() -> dict[str, Any]:
             with ctx.sessions.begin() as s:
-                return pages.audit_page(s, f, page, size, ctx.now())
+                return audit_pages.audit_page(s, f, page, size, ctx.now())
 
         view = await asyncio.to_thread(work)
         query = f.query() | ({"size": str(view["paging"].size)} if size else {})

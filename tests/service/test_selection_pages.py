@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, insert, select, text
 
+from sadari.hub import audit_pages, teams_pages
 from sadari.hub import selection as workflow
 from sadari.hub import selection_pages as pages
 from sadari.hub.core.audit_view import AuditFilter, parse_filter
@@ -239,25 +240,25 @@ def test_teams_page_and_move_plan(engine, cur: Curriculum) -> None:  # type: ign
         rows, _, notes = workflow.form_teams(s, cur, COHORT, seed=7, actor="boss", now=NOW)
         first = [[m["username"] for m in t.members] for t in rows]
     with sessions() as s:
-        view = pages.teams_page(s, cur, COHORT)
+        view = teams_pages.teams_page(s, cur, COHORT)
     assert view["stage"]["id"] == "project" and view["policy"]["max_same"] == [("track", 2)]
     assert [[m["username"] for m in t["members"]] for t in view["teams"]] == first
     assert view["teams"][0]["members"][0]["name"].startswith("교육생")
     assert view["in_stage"] == 8 and view["unplaced"] == [] and view["skills_from"] is None
     who = first[0][0]
     before = entries(sessions)
-    plan = pages.move_plan(sessions, cur, COHORT, who, "2", actor="boss", now=NOW)
+    plan = teams_pages.move_plan(sessions, cur, COHORT, who, "2", actor="boss", now=NOW)
     assert plan["ok"] and (plan["from"]["size"], plan["to"]["size"]) == (3, 5)
     (warning,) = plan["warnings"]
     assert warning["team"] == plan["to"]["name"]
     assert "3명 > 최대 2" in warning["text"] and "more than 2" in warning["text"]
     assert entries(sessions) == before
     with sessions() as s:  # nothing moved
-        again = pages.teams_page(s, cur, COHORT)
+        again = teams_pages.teams_page(s, cur, COHORT)
     assert [[m["username"] for m in t["members"]] for t in again["teams"]] == first
-    same = pages.move_plan(sessions, cur, COHORT, who, "1", actor="boss", now=NOW)
+    same = teams_pages.move_plan(sessions, cur, COHORT, who, "1", actor="boss", now=NOW)
     assert not same["ok"] and "already" in same["problem"]
-    ghost = pages.move_plan(sessions, cur, COHORT, "ghost", "1", actor="boss", now=NOW)
+    ghost = teams_pages.move_plan(sessions, cur, COHORT, "ghost", "1", actor="boss", now=NOW)
     assert not ghost["ok"]
     for lang in ("ko", "en"):
         html = render(
@@ -338,7 +339,7 @@ def test_audit_page_filters_and_pages(engine, cur: Curriculum) -> None:  # type:
 
     def page(f: AuditFilter, p: str | None = None, size: str | None = None) -> dict[str, Any]:
         with sessions.begin() as s:
-            return pages.audit_page(s, f, p, size, NOW)
+            return audit_pages.audit_page(s, f, p, size, NOW)
 
     everything = page(AuditFilter())
     assert everything["chain"].ok and everything["paging"].total == total
