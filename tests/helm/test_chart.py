@@ -168,6 +168,8 @@ def test_workers_may_only_run_grading_jobs() -> None:
     ]
     worker = find(docs, "Deployment", "sadari-grading-worker")["spec"]["template"]["spec"]
     assert worker["serviceAccountName"] == "sadari-grading-worker"
+    # one long-lived worker per pod, process 1 of its container so a pod's SIGTERM reaches it
+    assert worker["containers"][0]["command"][-1].startswith("exec sadari grading work --forever ")
     # the service and the grading pods hold no Kubernetes credentials at all
     service = find(docs, "Deployment", "sadari")["spec"]["template"]["spec"]
     assert service["automountServiceAccountToken"] is False
