@@ -260,7 +260,7 @@ class SadariService(Application):
         while self.sadari.service_grading:
             try:
                 # jobs the API queued (it woke us) are ours at once; otherwise only those left
-                # waiting a poll or longer (fresh ones belong to a CLI grading them itself)
+                # waiting a poll or longer (fresh ones may belong to a CLI grading with --work)
                 before = None if woken else self.ctx.now() - timedelta(seconds=poll)
                 with self.ctx.sessions() as s:
                     n = grading.waiting(s, self.ctx.now(), before)

@@ -342,7 +342,8 @@ class SadariSettings(LoggingConfigurable):
         help="""The service grades what its API queues (autograde, regrade: at once) and jobs left
         waiting in the queue: queued before it (re)started, queued with `--queue-only`, or leased
         by a worker that stopped; checked at start and every `grading_poll_seconds`, taking jobs
-        queued at least that long ago (fresh ones from the CLI belong to the CLI grading them).
+        queued at least that long ago, unless woken (the API's queueing and a following
+        `sadari assessment autograde` wake it; fresh jobs of a CLI run with `--work` are its own).
         Turn off where separate grading workers run (the Helm chart).
         Default: $SADARI_SERVICE_GRADING (0 or 1), else on.""",
     ).tag(config=True, env="SADARI_SERVICE_GRADING")
