@@ -6,9 +6,13 @@ right, nothing answered, answers that raise), grades them all with stock nbgrade
 sandbox engine (single-use sandboxed kernels, a pool started ahead, `--workers` at a time), checks
 both gave the same scores, and prints submissions per minute, the ratio, and sadari's per-notebook
 overhead over pure cell execution time. sadari's figures include writing what stock autograde
-writes (autograded notebooks, nbgrader gradebook entries), as the service does.
+writes (autograded notebooks, nbgrader gradebook entries), as the service does. With the local
+backend it also prints the CPU seconds each submission's kernel spent starting (until its files were
+placed: python, ipykernel and imports, or a zygote child's walling-in and kernel set-up) and running
+the cells (everything its uid used after that), and the trusted side's own CPU per submission.
 
     python benchmarks/autograde.py [-n 300] [--workers 2] [--backend local|docker]
+                                   [--zygote on|off]  (local: forked from a warmed parent or not)
     (local needs root and bubblewrap; docker an engine and the grader image: make images)
 
 Ends with one line: RESULT autograde n=... stock_per_min=... sadari_per_min=... ratio=...
@@ -18,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import shutil
 import statistics
@@ -75,6 +80,12 @@ def main() -> int:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--backend", choices=["local", "docker"], default="local")
     ap.add_argument("--image", default="sadari/grader:0.1.0", help="the docker backend's image")
+    ap.add_argument(
+        "--zygote",
+        choices=["on", "off"],
+        default="on" if local.zygote_default() else "off",
+        help="local: fork each kernel from a warmed parent (the setting grading_zygote)",
+    )
     args = ap.parse_args()
     reason = local.available() if args.backend == "local" else docker.available(args.image)
     if reason is not None:
@@ -98,13 +109,16 @@ def main() -> int:
 
     limits = Limits(memory_bytes=2 * 1024**3)
     backend = (
-        local.LocalSandbox(args.workers, args.workers, limits)
+        local.LocalSandbox(args.workers, args.workers, limits, zygote=args.zygote == "on")
         if args.backend == "local"
         else docker.DockerSandbox(args.image, args.workers, limits)
     )
     grader = SandboxAutograder(backend, limits, record_nbgrader=True)
+    if args.backend == "local":
+        backend.measure_cpu = True
     time.sleep(3)  # let the pool start its first kernels, as a running service would have
     t0 = time.perf_counter()
+    own0 = sum(os.times()[:2])
     with ThreadPoolExecutor(args.workers) as pool:
         outcomes = dict(
             zip(
@@ -114,6 +128,7 @@ def main() -> int:
             )
         )
     sadari_s = time.perf_counter() - t0
+    own_cpu = (sum(os.times()[:2]) - own0) / args.n
     grader.close()
     ours = {s: {c.cell: c.score for c in o.cells} for s, o in outcomes.items()}
     differ = [s for s in students if ours[s] != stock[s]]
@@ -132,10 +147,23 @@ def main() -> int:
         f"sadari per notebook: {per_nb:.2f} s of which {exec_nb:.2f} s running cells "
         f"(overhead {per_nb - exec_nb:.2f} s); scores differing from stock: {len(differ)}"
     )
+    cpu = ""
+    if args.backend == "local" and backend.cpu_seconds:
+        start_cpu = statistics.fmean(s for s, _ in backend.cpu_seconds)
+        exec_cpu = statistics.fmean(e for _, e in backend.cpu_seconds)
+        print(
+            f"CPU per submission (zygote {args.zygote}): kernel start-up {start_cpu:.3f} s, "
+            f"cells {exec_cpu:.3f} s, trusted side {own_cpu:.3f} s "
+            f"({len(backend.cpu_seconds)} kernels measured)"
+        )
+        cpu = (
+            f" zygote={args.zygote} startup_cpu_s={start_cpu:.3f} exec_cpu_s={exec_cpu:.3f}"
+            f" trusted_cpu_s={own_cpu:.3f}"
+        )
     print(
         f"RESULT autograde n={args.n} backend={args.backend} workers={args.workers} "
         f"stock_per_min={stock_rate:.1f} sadari_per_min={sadari_rate:.1f} "
-        f"ratio={sadari_rate / stock_rate:.2f} overhead_s={per_nb - exec_nb:.2f} differing={len(differ)}"
+        f"ratio={sadari_rate / stock_rate:.2f} overhead_s={per_nb - exec_nb:.2f} differing={len(differ)}{cpu}"
     )
     return 0
 
