@@ -175,6 +175,12 @@ def serve() -> None:
             importlib.import_module(name)
         except Exception as e:  # a track without the library: its cells import it themselves
             print(f"preload {name}: {e}", file=sys.stderr, flush=True)
+    # What the zygote holds is never collected (it lives as long as it does): frozen, a child's
+    # collections skip it, so they neither spend time on it nor touch (and so copy) its pages.
+    import gc
+
+    gc.collect()
+    gc.freeze()
     # children are reaped by the kernel; the trusted side watches them through pidfds
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)
     os.write(1, f"ready {os.getpid()}\n".encode())
