@@ -359,16 +359,21 @@ class Zygote:
         os.chown(run / "kernel.json", self.uid, self.uid)
         (run / "kernel.json").chmod(0o600)
         request = {"run": f"/job/run/{name}", "uid": self.uid, "limits": dataclasses.asdict(limits)}
-        assert self.proc.stdin is not None
-        self.proc.stdin.write(json.dumps(request).encode() + b"\n")
-        self.proc.stdin.flush()
-        word, nspid = self._line(time.monotonic() + timeout).split()
-        assert word == "child"
-        pids = _host_pids(self.pid, int(nspid))
-        if not pids:
-            text = (run / "kernel.log").read_text(errors="replace") if run.exists() else ""
-            raise RuntimeError(f"the sandboxed kernel exited at once: {text[-2000:]}")
-        return _Pid(pids[0]), run, info
+        try:
+            assert self.proc.stdin is not None
+            self.proc.stdin.write(json.dumps(request).encode() + b"\n")
+            self.proc.stdin.flush()
+            word, nspid = self._line(time.monotonic() + timeout).split()
+            assert word == "child"
+            pids = _host_pids(self.pid, int(nspid))
+            if not pids:
+                log = run / "kernel.log"
+                text = log.read_text(errors="replace") if log.exists() else ""
+                raise RuntimeError(f"the sandboxed kernel exited at once: {text[-2000:]}")
+            return _Pid(pids[0]), run, info
+        except Exception:
+            shutil.rmtree(run, ignore_errors=True)
+            raise
 
     def close(self) -> None:
         """Stop the zygote (its children are killed by their kernels' owners) and remove its
