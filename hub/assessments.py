@@ -578,13 +578,19 @@ class Worker:
     def __init__(
         self,
         ops: Ops,
-        grader: Autograder,
+        grader: Autograder | None = None,
         *,
         who: str,
         workers: int = 1,
         lease_seconds: float = 900.0,
+        make_grader: Callable[[], Autograder] | None = None,
     ):
-        self.ops, self.grader = ops, grader
+        """`grader`, or `make_grader` to make it when the first job comes (the service's worker
+        is live from its start, but claims sandbox uids and kernels only when needed)."""
+        if (grader is None) == (make_grader is None):
+            raise ValueError("a Worker needs a grader or make_grader, not both")
+        self.ops = ops
+        self._grader, self._make = grader, make_grader
         self.workers, self.lease_seconds = workers, lease_seconds
         self.heartbeat = Heartbeat(ops.sessions, who, ops.now)
         self.id = self.heartbeat.id
@@ -596,10 +602,22 @@ class Worker:
         self.heartbeat.start()
         return self
 
+    @property
+    def grader(self) -> Autograder:
+        """The worker's one grader (made on first use when given as a factory)."""
+        if self._grader is None:
+            assert self._make is not None
+            self._grader = self._make()
+        return self._grader
+
     def grade(
-        self, only: list[int] | None = None, progress: Progress | None = None
+        self,
+        only: list[int] | None = None,
+        progress: Progress | None = None,
+        queued_before: datetime | None = None,
     ) -> dict[str, int]:
-        """Grade the waiting jobs (of submissions `only`) until none is left or it stops."""
+        """Grade the waiting jobs (of submissions `only`, or queued before `queued_before`)
+        until none is left or it stops."""
         return work(
             self.ops,
             self.grader,
@@ -607,6 +625,7 @@ class Worker:
             only=only,
             lease_seconds=self.lease_seconds,
             progress=progress,
+            queued_before=queued_before,
             owner=self.id,
             stop=self.stopping,
         )
@@ -645,7 +664,8 @@ class Worker:
                         released = grading.release(s, self.id)
                     log.info("grading worker %s gave back %d job(s)", self.id, released)
             try:
-                self.grader.close()
+                if self._grader is not None:
+                    self._grader.close()
             finally:
                 if runner is not None and runner.is_alive():
                     runner.join(0.5)

@@ -8,15 +8,18 @@ templates and the service clock. Run by the hub as `python -m sadari.hub.service
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
 import sys
+import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlparse
 
 from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescape
@@ -38,6 +41,8 @@ from .settings import SadariSettings
 from .storage import BlobStore, LocalBlobStore
 from .store import repo
 from .store.db import SchemaOutOfDate, make_engine, require_current, session_factory
+
+T = TypeVar("T")
 
 TEMPLATES = Path(__file__).with_name("templates")
 STATIC = Path(__file__).with_name("static")
@@ -131,8 +136,8 @@ class SadariService(Application):
     description = "sadari: learning management for JupyterHub lab programs"
     sadari = Instance(SadariSettings)
     classes = [SadariSettings]
-    grader: Any = None  # the Autograder of the service's grading, made once, closed at exit
-    heartbeat: Any = None  # its worker's row in grading_workers while it grades (removed at exit)
+    worker: Any = None  # the service's grading Worker (assessments.Worker), closed at exit
+    runner: threading.Thread | None = None  # the thread grading the jobs in hand, if any
 
     def initialize(self, argv: list[str] | None = None) -> None:
         """Parse the command line, then build everything the service needs."""
@@ -243,21 +248,36 @@ class SadariService(Application):
 
     async def grade_waiting_forever(self) -> None:
         """Grade the jobs left waiting in the queue (see `service_grading`): at start, then every
-        `grading_poll_seconds`; one run at a time, in a worker thread."""
+        `grading_poll_seconds` or when the API wakes it; one run at a time, in a thread of its
+        own (`self.runner`) so that stopping can wait for the job in hand or give it back. The
+        service's worker is an `assessments.Worker` like every other (live from the start, its
+        grader made when the first job comes and kept for the service's lifetime)."""
         from datetime import timedelta
 
         from . import assessments
         from .store import grading
 
+        if not self.sadari.service_grading:
+            return
         poll = max(1, self.sadari.grading_poll_seconds)
         wake = self.ctx.grading_wake
         woken = False
-        if self.sadari.service_grading:  # a live worker: what the CLI checks before it follows
-            self.heartbeat = assessments.Heartbeat(
-                self.ctx.sessions, assessments.SERVICE_WORKER, self.ctx.now
-            )
-            await asyncio.to_thread(self.heartbeat.start)
-        while self.sadari.service_grading:
+        ops = assessments.Ops(
+            self.sadari,
+            self.ctx.sessions,
+            self.ctx.blobs,
+            self.ctx.curriculum,
+            assessments.SERVICE_WORKER,
+            self.ctx.now,
+        )
+        self.worker = assessments.Worker(
+            ops,
+            who=assessments.SERVICE_WORKER,
+            workers=self.sadari.grading_workers,
+            make_grader=lambda: assessments.autograder_for(self.sadari),
+        )
+        await asyncio.to_thread(self.worker.start)  # a live worker: what the CLI checks
+        while not self.worker.stopping.is_set():
             try:
                 # jobs the API queued (it woke us) are ours at once; otherwise only those left
                 # waiting a poll or longer (fresh ones may belong to a CLI grading with --work)
@@ -266,26 +286,7 @@ class SadariService(Application):
                     n = grading.waiting(s, self.ctx.now(), before)
                 if n:
                     self.log.info("grading %d job(s) left waiting in the queue", n)
-                    ops = assessments.Ops(
-                        self.sadari,
-                        self.ctx.sessions,
-                        self.ctx.blobs,
-                        self.ctx.curriculum,
-                        "sadari-service",
-                        self.ctx.now,
-                    )
-                    if self.grader is None:  # one grader for the service's lifetime
-                        self.grader = await asyncio.to_thread(
-                            assessments.autograder_for, self.sadari
-                        )
-                    counts = await asyncio.to_thread(
-                        assessments.work,
-                        ops,
-                        self.grader,
-                        workers=self.sadari.grading_workers,
-                        queued_before=before,
-                        owner=self.heartbeat.id,
-                    )
+                    counts = await self._in_thread(partial(self.worker.grade, queued_before=before))
                     self.log.info("graded the waiting jobs: %s", counts)
             except Exception as e:  # never let the loop die (database away, grader missing)
                 self.log.warning("grading the waiting jobs failed: %s", e)
@@ -295,6 +296,31 @@ class SadariService(Application):
             except TimeoutError:
                 woken = False
             wake.clear()
+
+    async def _in_thread(self, fn: Callable[[], T]) -> T:
+        """`fn()` in a thread of its own (`self.runner`), awaited."""
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[T] = loop.create_future()
+
+        def settle(result: Any = None, error: BaseException | None = None) -> None:
+            if done.done():
+                return
+            if error is not None:
+                done.set_exception(error)
+            else:
+                done.set_result(result)
+
+        def run() -> None:
+            try:
+                args: tuple[Any, ...] = (fn(), None)
+            except BaseException as e:  # handed to the awaiting coroutine
+                args = (None, e)
+            with contextlib.suppress(RuntimeError):  # the loop stopped meanwhile
+                loop.call_soon_threadsafe(settle, *args)
+
+        self.runner = threading.Thread(target=run, name="sadari-grading", daemon=True)
+        self.runner.start()
+        return await done
 
     def start(self) -> None:
         """Listen on the service URL given by the hub and run forever."""
@@ -324,10 +350,10 @@ class SadariService(Application):
         try:
             loop.start()
         finally:
-            if self.grader is not None:  # its sandbox uids, kernels and threads go with it
-                self.grader.close()
-            if self.heartbeat is not None:  # no longer a live worker
-                self.heartbeat.stop()
+            if self.worker is not None:
+                # the job in hand ends within the grace or goes back to the queue; then the
+                # grader's sandbox uids, kernels and threads go, and the heartbeat
+                self.worker.close(self.runner)
 
 
 def main(argv: list[str] | None = None) -> None:

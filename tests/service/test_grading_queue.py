@@ -452,3 +452,66 @@ def test_ctrl_c_stops_the_following_not_the_jobs(ops: ops_.Ops) -> None:
     assert "stopped following" in out and "stay queued" in out, out
     with ops.sessions() as s:
         assert grading.progress(s, ids) == {"queued": 1, "running": 0, "done": 0, "failed": 0}
+
+
+def test_the_service_stopped_mid_job_gives_the_job_back_and_leaves_nothing_running(
+    ops: ops_.Ops,
+) -> None:
+    """The service's own worker is a Worker like `sadari grading work`: SIGTERM (what a service
+    manager sends; the hub sends SIGINT) while a cell sleeps gives the job back to the queue,
+    ends its grading and removes its heartbeat; the next worker records the job once."""
+    ops_.release(ops, AID, COHORT)
+    sid = submit(ops, "pm1", sleep=12)
+    env = hub_env(
+        Path(ops.settings.data_dir),
+        ops.settings.db_url,
+        SADARI_GRADER="nbgrader",
+        SADARI_GRADING_WORKERS="1",
+        SADARI_GRADING_POLL_SECONDS="1",
+    )
+    env.pop("JUPYTERHUB_API_TOKEN", None)  # the service alone, no hub
+    service = subprocess.Popen(
+        [str(BIN.parent / "bin" / "python"), "-m", "sadari.hub.service"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        with ops.sessions.begin() as s:
+            grading.enqueue(s, [ex.submission(s, sid)], datetime.now(UTC) - timedelta(seconds=5))
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            with ops.sessions() as s:
+                if s.scalars(select(GradingJob.status)).one() == "running":
+                    break
+            assert service.poll() is None, service.communicate()[0][-3000:]
+            time.sleep(0.2)
+        time.sleep(1.5)  # nbgrader is at work, well inside the 12 s cell
+        grading_procs = tree(service.pid)
+        assert grading_procs
+        with ops.sessions() as s:
+            (live,) = grading.live(s, datetime.now(UTC))
+            assert (live.who, live.pid) == (ops_.SERVICE_WORKER, service.pid)
+        t0 = time.monotonic()
+        service.send_signal(signal.SIGTERM)
+        out, _ = service.communicate(timeout=30)
+        took = time.monotonic() - t0
+    finally:
+        if service.poll() is None:
+            os.killpg(service.pid, signal.SIGKILL)
+            service.communicate()
+    assert took < 10, (took, out[-3000:])
+    assert "gave back 1 job(s)" in out, out[-3000:]
+    assert still_running(grading_procs) == set(), "the grading outlived the service"
+    with ops.sessions() as s:
+        job = s.scalars(select(GradingJob)).one()
+        assert (job.status, job.attempts, job.lease_owner) == ("queued", 0, None)
+        assert s.scalars(select(Result)).first() is None
+        assert grading.live(s, datetime.now(UTC)) == []
+    nxt = cli(ops, "grading", "work")
+    out, _ = nxt.communicate(timeout=180)
+    assert nxt.returncode == 0 and "grading: 1 graded" in out, out
+    with ops.sessions() as s:
+        assert len(s.scalars(select(Result)).all()) == 1
