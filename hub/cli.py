@@ -10,6 +10,7 @@ minutes).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -54,18 +55,24 @@ def _open_db(settings: SadariSettings, upgrade: bool = False):  # type: ignore[n
     return engine, session_factory(engine)
 
 
-def ask_service_to_sync(settings: SadariSettings) -> str:
-    """POST /api/v1/sync with the automation token; a one-line outcome."""
-    url = settings.bind_url.rstrip("/") + "/services/sadari/api/v1/sync"
+def _post_service(settings: SadariSettings, path: str, timeout: float) -> Any:
+    """POST the running service's `api/v1/<path>` with the automation token; its JSON answer.
+    Raises URLError/OSError when it cannot be reached."""
+    url = settings.bind_url.rstrip("/") + "/services/sadari/api/v1/" + path
     req = urllib.request.Request(
         url,
         method="POST",
         data=b"{}",
         headers={"Authorization": f"token {settings.automation_token}"},
     )
+    with urllib.request.urlopen(req, timeout=timeout) as resp:
+        return json.loads(resp.read() or b"null")
+
+
+def ask_service_to_sync(settings: SadariSettings) -> str:
+    """POST /api/v1/sync with the automation token; a one-line outcome."""
     try:
-        with urllib.request.urlopen(req, timeout=30) as resp:
-            body = json.loads(resp.read())
+        body = _post_service(settings, "sync", 30)
         return f"hub synced ({len(body.get('created_users', []))} new hub users)"
     except (urllib.error.URLError, OSError) as e:
         return f"hub not reached ({e}); the service syncs users and groups when it starts"
@@ -428,21 +435,8 @@ def _wake_service(settings: SadariSettings, aid: str, cohort: str | None) -> Non
     here) and wakes its worker. Best effort: unreachable, the worker takes them at its next
     look."""
     query = f"?cohort={urllib.parse.quote(cohort)}" if cohort else ""
-    url = (
-        settings.bind_url.rstrip("/")
-        + f"/services/sadari/api/v1/assessments/{urllib.parse.quote(aid)}/autograde{query}"
-    )
-    req = urllib.request.Request(
-        url,
-        method="POST",
-        data=b"{}",
-        headers={"Authorization": f"token {settings.automation_token}"},
-    )
-    try:
-        with urllib.request.urlopen(req, timeout=10):
-            pass
-    except (urllib.error.URLError, OSError):
-        pass
+    with contextlib.suppress(urllib.error.URLError, OSError, ValueError):
+        _post_service(settings, f"assessments/{urllib.parse.quote(aid)}/autograde{query}", 10)
 
 
 def _autograde_following(ops, aid: str, cohort: str | None) -> int:  # type: ignore[no-untyped-def]

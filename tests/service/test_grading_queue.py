@@ -193,14 +193,9 @@ def test_jobs_queued_before_a_restart_are_all_graded(ops: ops_.Ops) -> None:
         assert grading.progress(s, ids)["done"] == 2
 
 
-def test_the_service_grades_what_was_queued_before_it_restarted(ops: ops_.Ops) -> None:
-    """Jobs queued while no service runs are graded by the service once it (re)starts."""
-    ops_.release(ops, AID, COHORT)
-    ids = [submit(ops, "pm1"), submit(ops, "pm2")]
-    queued = cli(ops, "assessment", "autograde", AID, "--queue-only")
-    out, _ = queued.communicate(timeout=120)
-    assert f"{AID}: 2 queued" in out, out
-    time.sleep(1.5)  # the service takes jobs queued at least one poll interval ago
+def start_service(ops: ops_.Ops) -> subprocess.Popen[str]:
+    """The sadari service alone (no hub), grading with nbgrader, looking at the queue every 1 s,
+    in its own process group."""
     env = hub_env(
         Path(ops.settings.data_dir),
         ops.settings.db_url,
@@ -209,7 +204,7 @@ def test_the_service_grades_what_was_queued_before_it_restarted(ops: ops_.Ops) -
         SADARI_GRADING_POLL_SECONDS="1",
     )
     env.pop("JUPYTERHUB_API_TOKEN", None)  # the service alone, no hub
-    service = subprocess.Popen(
+    return subprocess.Popen(
         [str(BIN.parent / "bin" / "python"), "-m", "sadari.hub.service"],
         env=env,
         stdout=subprocess.PIPE,
@@ -217,6 +212,17 @@ def test_the_service_grades_what_was_queued_before_it_restarted(ops: ops_.Ops) -
         text=True,
         start_new_session=True,
     )
+
+
+def test_the_service_grades_what_was_queued_before_it_restarted(ops: ops_.Ops) -> None:
+    """Jobs queued while no service runs are graded by the service once it (re)starts."""
+    ops_.release(ops, AID, COHORT)
+    ids = [submit(ops, "pm1"), submit(ops, "pm2")]
+    queued = cli(ops, "assessment", "autograde", AID, "--queue-only")
+    out, _ = queued.communicate(timeout=120)
+    assert f"{AID}: 2 queued" in out, out
+    time.sleep(1.5)  # the service takes jobs queued at least one poll interval ago
+    service = start_service(ops)
     try:
         deadline = time.monotonic() + 180
         while time.monotonic() < deadline:
@@ -462,22 +468,7 @@ def test_the_service_stopped_mid_job_gives_the_job_back_and_leaves_nothing_runni
     ends its grading and removes its heartbeat; the next worker records the job once."""
     ops_.release(ops, AID, COHORT)
     sid = submit(ops, "pm1", sleep=12)
-    env = hub_env(
-        Path(ops.settings.data_dir),
-        ops.settings.db_url,
-        SADARI_GRADER="nbgrader",
-        SADARI_GRADING_WORKERS="1",
-        SADARI_GRADING_POLL_SECONDS="1",
-    )
-    env.pop("JUPYTERHUB_API_TOKEN", None)  # the service alone, no hub
-    service = subprocess.Popen(
-        [str(BIN.parent / "bin" / "python"), "-m", "sadari.hub.service"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
+    service = start_service(ops)
     try:
         with ops.sessions.begin() as s:
             grading.enqueue(s, [ex.submission(s, sid)], datetime.now(UTC) - timedelta(seconds=5))
