@@ -353,10 +353,13 @@ def at_risk(
     now: datetime,
     inactive_days: float = 3,
     activity_known: bool = True,
+    cutoffs: Mapping[str, float] | None = None,
 ) -> list[AtRisk]:
     """The trainees with at least one reason (module docstring), most reasons first, then by
-    username; each reason once per assessment."""
-    cutoffs = low_cutoffs(trainees)
+    username; each reason once per assessment. `cutoffs`: the stages' low cut-offs when
+    `trainees` are a part of the cohort (`rank` gave them), else from `trainees`."""
+    if cutoffs is None:
+        cutoffs = low_cutoffs(trainees)
     limit = timedelta(days=inactive_days)
     out = []
     for t in trainees:
@@ -380,3 +383,80 @@ def at_risk(
             out.append(AtRisk(t.username, t.track, t.stage, mean, reasons))
     out.sort(key=lambda r: (-len(r.reasons), r.username))
     return out
+
+
+# --- the whole cohort in one pass: counts and order without objects per trainee --------------
+
+KINDS = ("missed", "failed", "low", "inactive")
+KIND_BIT = {k: 1 << i for i, k in enumerate(KINDS)}
+
+# one assessment as it stands for one trainee: (their due instant, latest submission id or None,
+# its result status, its final percent or None)
+Fact = tuple[datetime, int | None, str | None, float | None]
+
+
+def _mean_of(outcomes: Sequence[Fact]) -> float | None:
+    """As Trainee.mean_percent, over plain tuples."""
+    got = [p for _, _, status, p in outcomes if p is not None and status != "failed"]
+    return sum(got) / len(got) if got else None
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """The trainees at risk of a whole cohort, most at risk first (as `at_risk` orders them):
+    `order` holds (-number of reasons, username, bits of their reason kinds, KIND_BIT);
+    `cutoffs` the stages' low cut-offs; `kinds` how many trainees have each kind."""
+
+    order: list[tuple[int, str, int]]
+    cutoffs: dict[str, float]
+    kinds: dict[str, int]
+
+    def having(self, kind: str | None) -> list[tuple[int, str, int]]:
+        """The order restricted to the trainees with reason `kind` (None: all)."""
+        if kind is None:
+            return self.order
+        bit = KIND_BIT[kind]
+        return [r for r in self.order if r[2] & bit]
+
+
+def rank(
+    trainees: Sequence[tuple[str, str, Sequence[Fact], datetime | None]],
+    now: datetime,
+    inactive_days: float = 3,
+    activity_known: bool = True,
+) -> Ranking:
+    """The same rules as `at_risk` over (username, stage, facts, last activity) tuples, counting
+    the reasons instead of describing them (a cohort of 10,000 costs no object per trainee)."""
+    means = [(stage, _mean_of(facts)) for _, stage, facts, _ in trainees]
+    by_stage: dict[str, list[float]] = {}
+    for stage, m in means:
+        if m is not None:
+            by_stage.setdefault(stage, []).append(m)
+    cutoffs = {}
+    for stage, values in by_stage.items():
+        if len(values) >= LOW_MIN_GROUP:
+            values.sort()
+            cutoffs[stage] = values[max(1, math.ceil(LOW_SHARE * len(values))) - 1]
+    limit = timedelta(days=inactive_days)
+    missed, failed, low, inactive = (KIND_BIT[k] for k in KINDS)
+    order = []
+    kinds = dict.fromkeys(KINDS, 0)
+    for (username, stage, facts, seen), (_, mean) in zip(trainees, means, strict=True):
+        n = bits = 0
+        for due, sid, status, _ in facts:
+            if sid is None and due < now:
+                n, bits = n + 1, bits | missed
+            elif status == "failed":
+                n, bits = n + 1, bits | failed
+        cut = cutoffs.get(stage)
+        if mean is not None and cut is not None and mean <= cut:
+            n, bits = n + 1, bits | low
+        if activity_known and (seen is None or now - seen > limit):
+            n, bits = n + 1, bits | inactive
+        if n:
+            order.append((-n, username, bits))
+            for k in KINDS:
+                if bits & KIND_BIT[k]:
+                    kinds[k] += 1
+    order.sort()
+    return Ranking(order, cutoffs, {k: v for k, v in kinds.items() if v})

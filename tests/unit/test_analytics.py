@@ -230,3 +230,43 @@ def test_mean_percent_and_empty_cohorts() -> None:
     t = trainee("m", outcome(40), outcome(None, status="needs-manual"), outcome(80))
     assert t.mean_percent == 60.0
     assert a.at_risk([], NOW) == [] and a.low_cutoffs([]) == {}
+
+
+@pytest.mark.parametrize("known", [True, False])
+def test_rank_agrees_with_at_risk(known: bool) -> None:
+    """rank (tuples, counts) gives the order and the reason kinds at_risk (objects) gives."""
+    import random
+
+    rng = random.Random(5)
+    now = datetime(2026, 11, 30, tzinfo=UTC)
+    people = []
+    for i in range(400):
+        facts: list[a.Fact] = []
+        for k in range(rng.randrange(0, 4)):
+            due = now + timedelta(days=rng.choice([-3, 2]))
+            sid = None if rng.random() < 0.2 else i * 10 + k
+            status = None if sid is None else rng.choice(["graded", "graded", "failed", None])
+            pct = rng.uniform(0, 100) if status == "graded" else None
+            facts.append((due, sid, status, pct))
+        seen = rng.choice([None, now - timedelta(days=1), now - timedelta(days=9)])
+        people.append((f"u{i:03d}", rng.choice(["s1", "s2"]), facts, seen))
+    ranking = a.rank(people, now, 3, known)
+    objects = [
+        a.Trainee(u, "t", st, [a.Outcome(f"a{k}", *f) for k, f in enumerate(facts)], seen)
+        for u, st, facts, seen in people
+    ]
+    described = a.at_risk(objects, now, 3, known)
+    assert [u for _, u, _ in ranking.order] == [r.username for r in described]
+    assert ranking.cutoffs == a.low_cutoffs(objects)
+    for (n, _, bits), r in zip(ranking.order, described, strict=True):
+        assert -n == len(r.reasons)
+        assert {k for k in a.KINDS if bits & a.KIND_BIT[k]} == {x.kind for x in r.reasons}
+    for kind in a.KINDS:
+        having = [u for _, u, _ in ranking.having(kind)]
+        assert having == [r.username for r in described if kind in {x.kind for x in r.reasons}]
+        assert ranking.kinds.get(kind, 0) == len(having)
+    assert (ranking.kinds.get("inactive") is None) is not known or not ranking.order
+    part = a.at_risk(objects[:50], now, 3, known, ranking.cutoffs)  # a page, the cohort's cut-offs
+    assert {r.username for r in part} == {u for _, u, _ in ranking.order} & {
+        p[0] for p in people[:50]
+    }
