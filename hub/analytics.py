@@ -18,7 +18,8 @@ from __future__ import annotations
 import csv
 import io
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -47,6 +48,8 @@ UNSCORED = (None, "needs-manual", "failed")  # result statuses without a final p
 ASSESSMENT_CHARTS = ("histogram", "questions", "timeline")
 COHORT_CHARTS = ("funnel", "at_risk")
 MAX_INACTIVE_DAYS = 365
+PAGE_ROWS = 100  # trainees at risk per page (JSON and page); the CSV holds them all
+MAX_PAGE_ROWS = 1000
 EMPTY_COLUMNS = {  # the CSV header of a chart without rows
     "histogram": ("from_percent", "to_percent", "trainees"),
     "questions": ("notebook", "cell", "max_points", "trainees", "mean_points", "mean_share",
@@ -220,19 +223,32 @@ async def activity(hub: HubAPI | None) -> tuple[Snapshot | None, str | None]:
     return snapshot, None if snapshot is not None else problem
 
 
-def cohort(
+@dataclass
+class _CohortFacts:
+    """What a cohort's views share: read once, in a few aggregate queries (plain tuples)."""
+
+    co: Any
+    now: datetime
+    known: bool
+    stage_rows: list[Any]
+    enrolled: int
+    active: int
+    funnel_people: list[tuple[str, int]]  # (track, position of the current stage)
+    assessments: list[Any]
+    trainees: dict[str, tuple[int, str, str, list[core.Fact], list[str]]]
+    ranking: core.Ranking
+
+
+def _cohort_facts(
     s: Session,
     slug: str,
     now: datetime,
-    last_activity: Mapping[str, datetime | None] | None = None,
-    inactive_days: float = 3,
-    activity_note: str | None = None,
-    activity_at: datetime | None = None,
-) -> dict[str, Any]:
-    """The analytics of cohort `slug`: the stage funnel (all enrollments, by their current
-    stage) and the trainees at risk with their reasons (active enrollments; `last_activity`
-    None: the hub's activity is unknown, `activity_note` says why; `activity_at`: when the
-    hub was read)."""
+    last_activity: Mapping[str, datetime | None] | None,
+    inactive_days: float,
+) -> _CohortFacts:
+    """Read cohort `slug` and rank its trainees at risk (core.rank): per active trainee
+    (member id, track, stage, their stage's assessments as core.Fact, the assessments' slugs)
+    by username."""
     if not 0 < inactive_days <= MAX_INACTIVE_DAYS:
         raise Invalid(f"days must be from 1 to {MAX_INACTIVE_DAYS} / 일수는 1~365입니다")
     co = cohort_row(s, slug)
@@ -245,17 +261,14 @@ def cohort(
         .join(Track, Stage.track_id == Track.id)
         .where(Track.cohort_id == co.id)
     ).all()  # fmt: skip
-    stage_names = {r[1]: (r[2], r[3], r[4]) for r in stage_rows}
-    tracks = {r[5]: (r[6], r[7]) for r in stage_rows}
+    stage_of = {r[0]: (r[1], r[2]) for r in stage_rows}
+    track_of = dict(s.execute(select(Track.id, Track.slug).where(Track.cohort_id == co.id)).all())
     people = s.execute(
         select(
-            Member.id, Member.username, Member.name, Track.slug, Stage.slug, Stage.position,
-            Enrollment.stage_id, Enrollment.status,
+            Enrollment.member_id, Member.username, Enrollment.track_id, Enrollment.stage_id,
+            Enrollment.status,
         )
-        .select_from(Enrollment)
         .join(Member, Enrollment.member_id == Member.id)
-        .join(Track, Enrollment.track_id == Track.id)
-        .join(Stage, Enrollment.stage_id == Stage.id)
         .where(Enrollment.cohort_id == co.id)
     ).all()  # fmt: skip
     rows = s.execute(
@@ -269,12 +282,11 @@ def cohort(
         .where(Track.cohort_id == co.id)
         .order_by(Assessment.due_at, Assessment.slug)
     ).all()  # fmt: skip
-    ids = [r[0] for r in rows]
     by_stage: dict[int, list[Any]] = {}
     for r in rows:
         by_stage.setdefault(r[2], []).append(r)
     extended = {
-        (aid, mid): due
+        (aid, mid): _utc(due)
         for aid, mid, due in s.execute(
             select(Extension.assessment_id, Extension.member_id, Extension.due_at)
             .join(Assessment, Extension.assessment_id == Assessment.id)
@@ -283,17 +295,18 @@ def cohort(
             .where(Track.cohort_id == co.id)
         )
     }
-    latest = (
-        select(func.max(Submission.id).label("id"))
-        .join(Assessment, Submission.assessment_id == Assessment.id)
-        .join(Stage, Assessment.stage_id == Stage.id)
-        .join(Track, Stage.track_id == Track.id)
-        .where(Track.cohort_id == co.id)
-        .group_by(Submission.member_id, Submission.assessment_id)
-        .subquery()
-    )
-    outcomes: dict[tuple[int, int], tuple[int, str | None, float | None, float | None]] = {}
-    if ids:
+    points = {r[0]: r[7] for r in rows}
+    outcomes: dict[tuple[int, int], tuple[int, str | None, float | None]] = {}
+    if rows:
+        latest = (
+            select(func.max(Submission.id).label("id"))
+            .join(Assessment, Submission.assessment_id == Assessment.id)
+            .join(Stage, Assessment.stage_id == Stage.id)
+            .join(Track, Stage.track_id == Track.id)
+            .where(Track.cohort_id == co.id)
+            .group_by(Submission.member_id, Submission.assessment_id)
+            .subquery()
+        )
         for mid, aid, sid, status, top, final in s.execute(
             select(
                 Submission.member_id, Submission.assessment_id, Submission.id, Result.status,
@@ -303,52 +316,121 @@ def cohort(
             .join(Submission, Submission.id == latest.c.id)
             .outerjoin(Result, Result.submission_id == Submission.id)
         ):  # fmt: skip
-            outcomes[(mid, aid)] = (sid, status, top, final)
-    steps = core.funnel(
-        sorted({(r[1], r[2]) for r in stage_rows}, key=lambda x: x[1]),
-        [(p[3], p[5]) for p in people],
-    )
-    known = last_activity is not None
-    seen_at = last_activity or {}
-    # due instants made aware once per assessment and extension, not once per trainee
+            outcomes[(mid, aid)] = (sid, status, _percent(status, final, top, points[aid]))
+    # due instants made aware once per assessment, not once per trainee
     due_utc = {r[0]: _utc(r[4] or r[3]) for r in rows}
-    extended_utc = {k: _utc(v) for k, v in extended.items()}
-    trainees, who = [], {}
-    for mid, username, name, track, stage, _, stage_id, status in people:
+    none = (None, None, None)
+    seen_at = last_activity or {}
+    trainees: dict[str, tuple[int, str, str, list[core.Fact], list[str]]] = {}
+    ranked = []
+    for mid, username, track_id, stage_id, status in people:
         if status != "active":
             continue
-        mine = []
-        for aid, aslug, _, _due, _moved, _ko, _en, points in by_stage.get(stage_id, []):
+        facts: list[core.Fact] = []
+        for r in by_stage.get(stage_id, ()):
+            aid = r[0]
             d = due_utc[aid]
-            later = extended_utc.get((aid, mid))
+            later = extended.get((aid, mid)) if extended else None
             if later is not None and later > d:
                 d = later
-            sid, rstatus, top, final = outcomes.get((mid, aid), (None, None, None, None))
-            mine.append(core.Outcome(aslug, d, sid, rstatus, _percent(rstatus, final, top, points)))
-        seen = seen_at.get(username)
-        trainees.append(core.Trainee(username, track, stage, mine, seen))
-        who[username] = (name, max((o.submission for o in mine if o.submission), default=None))
-    titles = {r[1]: {"ko": r[5], "en": r[6]} for r in rows}
-    risky = core.at_risk(trainees, now_utc, inactive_days, known)
-    track_names = {t: {"ko": ko, "en": en} for t, (ko, en) in tracks.items()}
-    stage_texts = {st: {"ko": ko, "en": en} for st, (_, ko, en) in stage_names.items()}
-    at_risk = [
+            facts.append((d, *outcomes.get((mid, aid), none)))
+        stage = stage_of[stage_id][0]
+        trainees[username] = (
+            mid, track_of[track_id], stage, facts, [r[1] for r in by_stage.get(stage_id, ())]
+        )  # fmt: skip
+        ranked.append((username, stage, facts, seen_at.get(username)))
+    ranking = core.rank(ranked, now_utc, inactive_days, last_activity is not None)
+    return _CohortFacts(
+        co=co,
+        now=now_utc,
+        known=last_activity is not None,
+        stage_rows=list(stage_rows),
+        enrolled=len(people),
+        active=len(trainees),
+        funnel_people=[(track_of[t], stage_of[st][1]) for _, _, t, st, _ in people],
+        assessments=list(rows),
+        trainees=trainees,
+        ranking=ranking,
+    )
+
+
+def _described(
+    s: Session, f: _CohortFacts, usernames: Sequence[str], inactive_days: float, seen_at: Any
+) -> list[dict[str, Any]]:
+    """The at-risk rows of `usernames` (a page of the ranking) with every reason described."""
+    if not usernames:
+        return []
+    names: dict[str, str] = {}
+    for chunk in range(0, len(usernames), 500):
+        part = list(usernames[chunk : chunk + 500])
+        names.update(
+            s.execute(select(Member.username, Member.name).where(Member.username.in_(part))).all()
+        )
+    people = []
+    latest: dict[str, int | None] = {}
+    for u in usernames:
+        mid, track, stage, facts, slugs = f.trainees[u]
+        mine = [
+            core.Outcome(a, d, sid, status, p)
+            for a, (d, sid, status, p) in zip(slugs, facts, strict=True)
+        ]
+        people.append(core.Trainee(u, track, stage, mine, (seen_at or {}).get(u)))
+        latest[u] = max((o.submission for o in mine if o.submission), default=None)
+    risky = core.at_risk(people, f.now, inactive_days, f.known, f.ranking.cutoffs)
+    titles = {r[1]: {"ko": r[5], "en": r[6]} for r in f.assessments}
+    track_names = {r[5]: {"ko": r[6], "en": r[7]} for r in f.stage_rows}
+    stage_texts = {r[1]: {"ko": r[3], "en": r[4]} for r in f.stage_rows}
+    return [
         {
-            **_risk_row(co.slug, r, *who[r.username], titles),
+            **_risk_row(f.co.slug, r, names.get(r.username, ""), latest[r.username], titles),
             "track_name": track_names[r.track],
             "stage_name": stage_texts[r.stage],
         }
         for r in risky
     ]
+
+
+def cohort(
+    s: Session,
+    slug: str,
+    now: datetime,
+    last_activity: Mapping[str, datetime | None] | None = None,
+    inactive_days: float = 3,
+    activity_note: str | None = None,
+    activity_at: datetime | None = None,
+    reason: str | None = None,
+    page: int = 1,
+    per_page: int = PAGE_ROWS,
+) -> dict[str, Any]:
+    """The analytics of cohort `slug`: the stage funnel (all enrollments, by their current
+    stage), how many active trainees are at risk for each reason, and one page (`page` from 1,
+    `per_page` rows; `reason`: only the trainees with that reason) of the trainees at risk,
+    most at risk first (`last_activity` None: the hub's activity is unknown, `activity_note`
+    says why; `activity_at`: when the hub was read). Every count is over the whole cohort."""
+    if reason is not None and reason not in core.KINDS:
+        raise Invalid(f"reason must be one of {', '.join(core.KINDS)} / 사유를 고르세요")
+    if page < 1 or not 1 <= per_page <= MAX_PAGE_ROWS:
+        raise Invalid(f"page from 1, per_page from 1 to {MAX_PAGE_ROWS} / 쪽 번호가 잘못됐습니다")
+    f = _cohort_facts(s, slug, now, last_activity, inactive_days)
+    co = f.co
+    listed = f.ranking.having(reason)
+    pages = max(1, -(-len(listed) // per_page))
+    shown = [u for _, u, _ in listed[(page - 1) * per_page : page * per_page]]
+    at_risk = _described(s, f, shown, inactive_days, last_activity)
+    stage_names = {r[1]: (r[2], r[3], r[4]) for r in f.stage_rows}
+    tracks = {r[5]: (r[6], r[7]) for r in f.stage_rows}
+    steps = core.funnel(
+        sorted({(r[1], r[2]) for r in f.stage_rows}, key=lambda x: x[1]), f.funnel_people
+    )
     return {
         "cohort": _named(co.slug, co.name_ko, co.name_en),
         "zone": co.timezone,
-        "computed_at": now_utc,
+        "computed_at": f.now,
         "days": inactive_days,
         "activity": {
-            "known": known,
-            "note": None if known else activity_note,
-            "as_of": _utc(activity_at) if known and activity_at else None,
+            "known": f.known,
+            "note": None if f.known else activity_note,
+            "as_of": _utc(activity_at) if f.known and activity_at else None,
         },
         "tracks": [_named(t, *names) for t, names in sorted(tracks.items())],
         "funnel": [
@@ -359,14 +441,61 @@ def cohort(
             for step in steps
         ],
         "counts": {
-            "enrolled": len(people),
-            "active": len(trainees),
-            "at_risk": len(at_risk),
-            **Counter(k for x in risky for k in {y.kind for y in x.reasons}),
+            "enrolled": f.enrolled,
+            "active": f.active,
+            "at_risk": len(f.ranking.order),
+            **f.ranking.kinds,
         },
-        "low_cutoffs": core.low_cutoffs(trainees),
+        "low_cutoffs": f.ranking.cutoffs,
+        "at_risk_page": {
+            "reason": reason,
+            "page": page,
+            "per_page": per_page,
+            "pages": pages,
+            "total": len(listed),
+            "first": (page - 1) * per_page + 1 if at_risk else 0,
+            "last": (page - 1) * per_page + len(at_risk),
+        },
         "at_risk": at_risk,
     }
+
+
+def at_risk_csv(
+    s: Session,
+    slug: str,
+    now: datetime,
+    last_activity: Mapping[str, datetime | None] | None = None,
+    inactive_days: float = 3,
+    reason: str | None = None,
+) -> bytes:
+    """Every trainee at risk of cohort `slug` (`reason`: only those with it), most at risk
+    first, as CSV (the columns of the `at_risk` chart; UTF-8 with BOM): described and written
+    a page at a time, so no dict per trainee is kept."""
+    if reason is not None and reason not in core.KINDS:
+        raise Invalid(f"reason must be one of {', '.join(core.KINDS)} / 사유를 고르세요")
+    f = _cohort_facts(s, slug, now, last_activity, inactive_days)
+    listed = [u for _, u, _ in f.ranking.having(reason)]
+    text = io.StringIO()
+    w = csv.writer(text, lineterminator="\r\n")
+    w.writerow(EMPTY_COLUMNS["at_risk"])
+    for start in range(0, len(listed), PAGE_ROWS):
+        part = _described(s, f, listed[start : start + PAGE_ROWS], inactive_days, last_activity)
+        w.writerows(_at_risk_line(r) for r in part)
+    return text.getvalue().encode("utf-8-sig")
+
+
+def _at_risk_line(r: Mapping[str, Any]) -> tuple[Any, ...]:
+    """One trainee at risk as a CSV row (EMPTY_COLUMNS['at_risk'])."""
+    return (
+        r["username"],
+        _safe(r["name"]),
+        r["track"],
+        r["stage"],
+        r["mean_percent"],
+        "; ".join(
+            x["kind"] + (f":{x['assessment']}" if x["assessment"] else "") for x in r["reasons"]
+        ),
+    )
 
 
 def _risk_row(
@@ -458,21 +587,9 @@ def chart_rows(data: Mapping[str, Any], chart: str) -> list[dict[str, Any]]:
             }
             for f in data["funnel"]
         ]
-    if chart == "at_risk":
-        return [
-            {
-                "username": r["username"],
-                "name": _safe(r["name"]),
-                "track": r["track"],
-                "stage": r["stage"],
-                "mean_percent": r["mean_percent"],
-                "reasons": "; ".join(
-                    x["kind"] + (f":{x['assessment']}" if x["assessment"] else "")
-                    for x in r["reasons"]
-                ),
-            }
-            for r in data["at_risk"]
-        ]
+    if chart == "at_risk":  # the rows in `data` (one page: at_risk_csv has them all)
+        return [dict(zip(EMPTY_COLUMNS["at_risk"], _at_risk_line(r), strict=True))
+                for r in data["at_risk"]]  # fmt: skip
     raise Invalid(f"no chart {chart!r}: one of {', '.join(ASSESSMENT_CHARTS + COHORT_CHARTS)}")
 
 

@@ -2,10 +2,14 @@
 
 - GET /assessments/AID/analytics?cohort=: an assessment's score distribution, questions
   (mean, discrimination) and submissions over time against the deadline;
-- GET /cohorts/COHORT/analytics?days=3: a cohort's stage funnel and the trainees at risk;
+- GET /cohorts/COHORT/analytics?days=3&reason=&page=: a cohort's stage funnel, how many
+  trainees are at risk for each reason, and one page of them (most at risk first, `reason`
+  one of missed, failed, low, inactive to list only those);
 - GET /api/v1/assessments/AID/analytics?cohort=[&format=csv&chart=histogram|questions|timeline]
-  and GET /api/v1/cohorts/COHORT/analytics?days=[&format=csv&chart=funnel|at_risk]: the same
-  data as JSON, or one chart's data table as CSV;
+  and GET /api/v1/cohorts/COHORT/analytics?days=&reason=&page=&per_page=
+  [&format=csv&chart=funnel|at_risk]: the same data as JSON (one page of the trainees at risk,
+  100 by default), or one chart's data table as CSV (at_risk: every trainee at risk, or every
+  one with `reason`);
 - GET /vendor/chart.js/chart.umd.min.js: Chart.js from node_modules (package.json).
 
 Charts are drawn by Chart.js (npm `chart.js`, vendored through package.json and served here, no
@@ -45,7 +49,6 @@ from .pages import PageHandler
 SLUG = r"([a-z0-9][a-z0-9-]{0,63})"
 CHART_JS = "chart.umd.min.js"
 DEFAULT_DAYS = 3
-PAGE_ROWS = 500  # trainees at risk listed on the page (the CSV and the JSON hold them all)
 
 
 def chart_js_dir(project_dir: str) -> Path:
@@ -90,6 +93,19 @@ def days_argument(handler: web.RequestHandler) -> int:
     return int(raw)
 
 
+def paging_arguments(handler: web.RequestHandler) -> dict[str, Any]:
+    """`?reason=missed|failed|low|inactive&page=1&per_page=100`: which page of the trainees at
+    risk (the counts and the CSV are over the whole cohort)."""
+    reason = handler.get_argument("reason", "").strip() or None
+    page, per_page = (
+        handler.get_argument(k, str(d)).strip()
+        for k, d in (("page", 1), ("per_page", analytics.PAGE_ROWS))
+    )
+    if not page.isdigit() or not per_page.isdigit():
+        raise Invalid("page and per_page must be whole numbers / 쪽 번호는 정수입니다")
+    return {"reason": reason, "page": int(page), "per_page": int(per_page)}
+
+
 class ChartJsStatic(StaticHandler):
     """GET /vendor/chart.js/chart.umd.min.js: Chart.js's UMD build from node_modules."""
 
@@ -111,7 +127,9 @@ class _Analytics:
 
         return await asyncio.to_thread(read)
 
-    async def cohort_data(self, cohort: str, days: int) -> dict[str, Any]:
+    async def cohort_data(
+        self, cohort: str, days: int, paging: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
         snapshot, note = await analytics.activity(self.ctx.hub)
         now = self.ctx.now()
         last = snapshot.seen if snapshot else None
@@ -120,7 +138,18 @@ class _Analytics:
 
         def read() -> dict[str, Any]:
             with self.ctx.sessions() as s:
-                return analytics.cohort(s, cohort, now, last, days, note, at)
+                return analytics.cohort(s, cohort, now, last, days, note, at, **(paging or {}))
+
+        return await asyncio.to_thread(read)
+
+    async def at_risk_csv(self, cohort: str, days: int, reason: str | None) -> bytes:
+        snapshot, _ = await analytics.activity(self.ctx.hub)
+        now = self.ctx.now()
+        last = snapshot.seen if snapshot else None
+
+        def read() -> bytes:
+            with self.ctx.sessions() as s:
+                return analytics.at_risk_csv(s, cohort, now, last, days, reason)
 
         return await asyncio.to_thread(read)
 
@@ -161,7 +190,7 @@ class CohortAnalyticsPage(_Analytics, PageHandler):
         """Render analytics_cohort.html."""
         who = self.caller(perm.INSTRUCT)
         days = days_argument(self)
-        data = await self.cohort_data(cohort, days)
+        data = await self.cohort_data(cohort, days, paging_arguments(self))
         with self.ctx.sessions() as s:
             me = self.me(s, who)
         self.render_page(
@@ -169,9 +198,10 @@ class CohortAnalyticsPage(_Analytics, PageHandler):
             me=me,
             data=data,
             payload=jsonable({k: data[k] for k in ("cohort", "tracks", "funnel")}),
-            shown=PAGE_ROWS,
+            kinds=analytics.core.KINDS,
             zone=data["zone"],
             chart_js=self.chart_js_url(),
+            page_url=f"{self.ctx.prefix}cohorts/{cohort}/analytics?days={days}",
             api=f"{self.ctx.prefix}api/v1/cohorts/{cohort}/analytics?days={days}",
         )
 
@@ -218,7 +248,23 @@ class CohortAnalyticsApi(_AnalyticsApi):
     async def get(self, cohort: str) -> None:
         """The cohort's analytics."""
         self.caller(perm.INSTRUCT)
-        data = await self.cohort_data(cohort, days_argument(self))
+        days, paging = days_argument(self), paging_arguments(self)
+        if (
+            self.get_argument("format", "json") == "csv"
+            and self.get_argument("chart", "") == "at_risk"
+        ):
+            reason = paging["reason"]
+            if reason is not None and reason not in analytics.core.KINDS:
+                raise Invalid(
+                    f"reason must be one of {', '.join(analytics.core.KINDS)} / 사유를 고르세요"
+                )
+            body = await self.at_risk_csv(cohort, days, reason)
+            name = f"{cohort}-at_risk" + (f"-{reason}" if reason else "")
+            self.set_header("Content-Type", "text/csv; charset=utf-8")
+            self.set_header("Content-Disposition", f'attachment; filename="{name}.csv"')
+            self.finish(body)
+            return
+        data = await self.cohort_data(cohort, days, paging)
         self.answer(data, cohort)
 
 
