@@ -235,8 +235,12 @@ class _CohortFacts:
     active: int
     funnel_people: list[tuple[str, int]]  # (track, position of the current stage)
     assessments: list[Any]
-    trainees: dict[str, tuple[int, str, str, list[core.Fact], list[str]]]
+    trainees: dict[str, tuple[int, str, str, list[core.Fact], int]]
     ranking: core.Ranking
+
+    def slugs(self, stage_id: int) -> list[str]:
+        """The slugs of the assessments of a stage, in the order of a trainee's facts."""
+        return [r[1] for r in self.assessments if r[2] == stage_id]
 
 
 def _cohort_facts(
@@ -247,8 +251,8 @@ def _cohort_facts(
     inactive_days: float,
 ) -> _CohortFacts:
     """Read cohort `slug` and rank its trainees at risk (core.rank): per active trainee
-    (member id, track, stage, their stage's assessments as core.Fact, the assessments' slugs)
-    by username."""
+    (member id, track, stage, their stage's assessments as core.Fact, the stage's id) by
+    username."""
     if not 0 < inactive_days <= MAX_INACTIVE_DAYS:
         raise Invalid(f"days must be from 1 to {MAX_INACTIVE_DAYS} / 일수는 1~365입니다")
     co = cohort_row(s, slug)
@@ -321,7 +325,7 @@ def _cohort_facts(
     due_utc = {r[0]: _utc(r[4] or r[3]) for r in rows}
     none = (None, None, None)
     seen_at = last_activity or {}
-    trainees: dict[str, tuple[int, str, str, list[core.Fact], list[str]]] = {}
+    trainees: dict[str, tuple[int, str, str, list[core.Fact], int]] = {}
     ranked = []
     for mid, username, track_id, stage_id, status in people:
         if status != "active":
@@ -335,9 +339,7 @@ def _cohort_facts(
                 d = later
             facts.append((d, *outcomes.get((mid, aid), none)))
         stage = stage_of[stage_id][0]
-        trainees[username] = (
-            mid, track_of[track_id], stage, facts, [r[1] for r in by_stage.get(stage_id, ())]
-        )  # fmt: skip
+        trainees[username] = (mid, track_of[track_id], stage, facts, stage_id)
         ranked.append((username, stage, facts, seen_at.get(username)))
     ranking = core.rank(ranked, now_utc, inactive_days, last_activity is not None)
     return _CohortFacts(
@@ -369,10 +371,10 @@ def _described(
     people = []
     latest: dict[str, int | None] = {}
     for u in usernames:
-        mid, track, stage, facts, slugs = f.trainees[u]
+        mid, track, stage, facts, stage_id = f.trainees[u]
         mine = [
             core.Outcome(a, d, sid, status, p)
-            for a, (d, sid, status, p) in zip(slugs, facts, strict=True)
+            for a, (d, sid, status, p) in zip(f.slugs(stage_id), facts, strict=True)
         ]
         people.append(core.Trainee(u, track, stage, mine, (seen_at or {}).get(u)))
         latest[u] = max((o.submission for o in mine if o.submission), default=None)
