@@ -310,6 +310,24 @@ async def test_endpoints_and_pages(engine, curriculum: Curriculum, tmp_path: Pat
         r = await get("inst", f"{api}/cohorts/{COHORT}/analytics?format=csv&chart=funnel")
         lines = r.body.decode("utf-8-sig").splitlines()
         assert lines[0].startswith("stage,position,reached") and lines[1].startswith("basics,1,13")
+        total = body["counts"]["at_risk"]
+        assert body["at_risk_page"]["total"] == total == len(body["at_risk"])
+        r = await get("inst", f"{api}/cohorts/{COHORT}/analytics?reason=failed&per_page=1")
+        one = json.loads(r.body)
+        assert [x["username"] for x in one["at_risk"]] == ["s07"]
+        assert one["at_risk_page"]["total"] == one["counts"]["failed"] == 1
+        r = await get("inst", f"{api}/cohorts/{COHORT}/analytics?format=csv&chart=at_risk")
+        assert len(r.body.decode("utf-8-sig").splitlines()) == total + 1
+        assert '"2026-seoul-1-at_risk.csv"' in r.headers["Content-Disposition"]
+        r = await get(
+            "inst", f"{api}/cohorts/{COHORT}/analytics?format=csv&chart=at_risk&reason=missed"
+        )
+        assert r.body.decode("utf-8-sig").splitlines()[1].split(",")[0] in ("s08", "s11", "s13")
+        for bad in ("reason=lazy", "page=0", "page=x", "per_page=5000"):
+            r = await get("inst", f"{api}/cohorts/{COHORT}/analytics?{bad}")
+            assert r.code == 400, bad
+        r = await get("inst", f"{api}/cohorts/{COHORT}/analytics?format=csv&chart=at_risk&reason=x")
+        assert r.code == 400
         for bad in ("days=0", "days=abc", "days=366"):
             r = await get("inst", f"{api}/cohorts/{COHORT}/analytics?{bad}")
             assert r.code == 400, bad
@@ -337,6 +355,10 @@ async def test_endpoints_and_pages(engine, curriculum: Curriculum, tmp_path: Pat
         html = page.body.decode()
         assert page.code == 200 and 'data-reason="missed"' in html and "activity-note" in html
         assert "=HYPERLINK(1)" in html and "<script>" not in html
+        page = await get("inst", f"cohorts/{COHORT}/analytics?lang=en&per_page=2&page=2")
+        html = page.body.decode()
+        assert page.code == 200 and 'rel="next"' in html and 'rel="prev"' in html
+        assert html.count("<tr data-username=") == 2 and 'id="at-risk-reasons"' in html
         assert (await get("s01", f"cohorts/{COHORT}/analytics")).code == 403
         js = await get("inst", "vendor/chart.js/chart.umd.min.js")
         assert js.code == 200 and b"Chart.js v4" in js.body[:200]
