@@ -24,6 +24,7 @@ import argparse
 import json
 import os
 import random
+import resource
 import shutil
 import statistics
 import sys
@@ -101,8 +102,15 @@ def main() -> int:
     )
 
     t0 = time.perf_counter()
+    children0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     run = nbgrader(course, "autograde", AID, "--force", timeout=7200)
     stock_s = time.perf_counter() - t0
+    children1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    # stock's CPU (nbgrader and the kernels it waited for): unlike wall time, not stretched by
+    # whatever else runs on the machine
+    stock_cpu = (
+        children1.ru_utime + children1.ru_stime - children0.ru_utime - children0.ru_stime
+    ) / args.n
     assert run.returncode == 0, run.stderr[-2000:]
     stock = {s: {c.cell: c.score for c in read_scores(course, AID, s)} for s in students}
     print(f"  stock nbgrader: {stock_s:.1f} s", flush=True)
@@ -151,14 +159,18 @@ def main() -> int:
     if args.backend == "local" and backend.cpu_seconds:
         start_cpu = statistics.fmean(s for s, _ in backend.cpu_seconds)
         exec_cpu = statistics.fmean(e for _, e in backend.cpu_seconds)
+        ours_cpu = start_cpu + exec_cpu + own_cpu
         print(
             f"CPU per submission (zygote {args.zygote}): kernel start-up {start_cpu:.3f} s, "
             f"cells {exec_cpu:.3f} s, trusted side {own_cpu:.3f} s "
-            f"({len(backend.cpu_seconds)} kernels measured)"
+            f"({len(backend.cpu_seconds)} kernels measured); stock {stock_cpu:.3f} s; "
+            f"on {args.workers} idle cores sadari would do {stock_cpu / ours_cpu * args.workers:.2f}x "
+            "stock"
         )
         cpu = (
             f" zygote={args.zygote} startup_cpu_s={start_cpu:.3f} exec_cpu_s={exec_cpu:.3f}"
-            f" trusted_cpu_s={own_cpu:.3f}"
+            f" trusted_cpu_s={own_cpu:.3f} stock_cpu_s={stock_cpu:.3f}"
+            f" cpu_ratio={stock_cpu / ours_cpu * args.workers:.2f}"
         )
     print(
         f"RESULT autograde n={args.n} backend={args.backend} workers={args.workers} "
