@@ -190,7 +190,10 @@ class CohortAnalyticsPage(_Analytics, PageHandler):
         """Render analytics_cohort.html."""
         who = self.caller(perm.INSTRUCT)
         days = days_argument(self)
-        data = await self.cohort_data(cohort, days, paging_arguments(self))
+        paging = paging_arguments(self)
+        data = await self.cohort_data(cohort, days, paging)
+        per_page = paging["per_page"]
+        sized = f"&per_page={per_page}" if per_page != analytics.PAGE_ROWS else ""
         with self.ctx.sessions() as s:
             me = self.me(s, who)
         self.render_page(
@@ -201,7 +204,7 @@ class CohortAnalyticsPage(_Analytics, PageHandler):
             kinds=analytics.core.KINDS,
             zone=data["zone"],
             chart_js=self.chart_js_url(),
-            page_url=f"{self.ctx.prefix}cohorts/{cohort}/analytics?days={days}",
+            page_url=f"{self.ctx.prefix}cohorts/{cohort}/analytics?days={days}{sized}",
             api=f"{self.ctx.prefix}api/v1/cohorts/{cohort}/analytics?days={days}",
         )
 
