@@ -71,6 +71,7 @@ class Target:
     needs: tuple[str, ...] = ()
     labs_of: str | None = None
     trainee_facing: bool = False
+    dockerfile_stage: str | None = None  # build only up to this stage (`docker build --target`)
 
     def staged(self) -> dict[str, Path]:
         """Everything staged into the context: `stage` and the track's practice labs."""
@@ -126,6 +127,18 @@ def _targets() -> dict[str, Target]:
             | CHECK,
             trainee_facing=True,
         ),
+        # the single-user image without sadari itself, what the track images' libraries are
+        # installed FROM (cached across changes to sadari's code)
+        "singleuser-deps": Target(
+            IMAGES / "singleuser",
+            {
+                "requirements/singleuser.txt": IMAGES / "singleuser" / "requirements.txt",
+                "etc": IMAGES / "singleuser" / "etc",
+            }
+            | CHECK,
+            # never run by anyone: the images built FROM it (singleuser, lab-*) check themselves
+            dockerfile_stage="deps",
+        ),
         "hub": Target(
             IMAGES / "hub",
             {"requirements/hub.txt": IMAGES / "hub" / "requirements.txt", "labs": ROOT / "labs"},
@@ -135,8 +148,12 @@ def _targets() -> dict[str, Target]:
         targets[f"lab-{track}"] = Target(
             IMAGES / "lab",
             _labs_requirements() | CHECK,
-            args={"TRACK": track, "SINGLEUSER_IMAGE": "{singleuser}"},
-            needs=("singleuser",),
+            args={
+                "TRACK": track,
+                "SINGLEUSER_IMAGE": "{singleuser}",
+                "SINGLEUSER_DEPS_IMAGE": "{singleuser-deps}",
+            },
+            needs=("singleuser-deps", "singleuser"),
             labs_of=track,  # its practice labs only (never assessments/ or rubrics)
             trainee_facing=True,
         )
@@ -177,6 +194,12 @@ def docker(*args: str, **kwargs: object) -> subprocess.CompletedProcess[str]:
 
 def image_exists(name: str) -> bool:
     return docker("image", "inspect", name, capture_output=True).returncode == 0
+
+
+def image_id(name: str) -> str | None:
+    """The id of the image `name` names now, or None."""
+    run = docker("image", "inspect", "--format", "{{.Id}}", name, capture_output=True)
+    return run.stdout.strip() or None if run.returncode == 0 else None
 
 
 def build_base(name: str = DEFAULT_BASE) -> None:
@@ -369,6 +392,9 @@ def build(target: str, base_image: str, wheelhouse: Path) -> str:
         stage_wheels(context, wheelhouse)
         args = build_args(target, base_image)
         flags = [a for k, v in args.items() for a in ("--build-arg", f"{k}={v}")]
+        if TARGETS[target].dockerfile_stage:
+            flags += ["--target", str(TARGETS[target].dockerfile_stage)]
+        before = image_id(name)
         log(f"docker build {name} ({', '.join(f'{k}={v}' for k, v in args.items())})")
         run = docker(
             "build",
@@ -384,6 +410,12 @@ def build(target: str, base_image: str, wheelhouse: Path) -> str:
         )
         if run.returncode:
             sys.exit(f"docker build {name} failed:\n{run.stdout[-4000:]}{run.stderr[-4000:]}")
+    after = image_id(name)
+    if before and before != after:
+        # the image this tag named before is superseded: without this every rebuild left a
+        # nameless copy behind (gigabytes per build of the track images). Still used by a
+        # container or as another image's parent: docker keeps it and says so, which is fine.
+        docker("image", "rm", before, capture_output=True)
     return name
 
 
