@@ -175,6 +175,34 @@ async def test_cohort_analytics(hub: RunningHub, data: None, new_page: NewPage, 
     await page.evaluate("window.scrollTo(0, 0)")
     await screenshot(page, "analytics-cohort" + ("" if lang == "ko" else "-en"))
 
+    # the count of each reason filters the list by it; the list comes a page at a time
+    watch.errors.clear()  # the policy refuses axe-core's own inline styles: not the page's
+    total = int(await page.locator("#at-risk-count").inner_text())
+    failed_link = page.locator("#at-risk-reasons a[data-reason='failed']")
+    n_failed = int(await failed_link.locator(".badge").inner_text())
+    assert 0 < n_failed < total
+    async with page.expect_navigation():
+        await failed_link.click()
+    assert "reason=failed" in page.url and "days=30" in page.url
+    await expect(failed_link).to_have_attribute("aria-current", "page")
+    await expect(table.locator("tbody tr")).to_have_count(n_failed)
+    await expect(table.locator("tbody tr:not(:has(li[data-reason='failed']))")).to_have_count(0)
+    csv_link = page.locator("#at-risk a[download]")
+    assert "chart=at_risk&reason=failed" in (await csv_link.get_attribute("href") or "")
+    await page.goto(f"{hub.url}{COHORT_PAGE}?lang={lang}&per_page=4")
+    await expect(table.locator("tbody tr")).to_have_count(4)
+    first = await table.locator("tbody tr").first.get_attribute("data-username")
+    async with page.expect_navigation():
+        await page.locator("#at-risk-pages a[rel='next']").click()
+    assert "page=2" in page.url
+    await expect(table.locator("tbody tr")).to_have_count(min(4, total - 4))
+    assert await table.locator("tbody tr").first.get_attribute("data-username") != first
+    await expect(page.locator("#at-risk-shown")).to_contain_text(f"5–{min(8, total)}")
+    watch.assert_quiet()
+    assert await axe(page) == []
+    await page.evaluate("document.getElementById('at-risk').scrollIntoView({behavior: 'instant'})")
+    await screenshot(page, "analytics-cohort-paged" + ("" if lang == "ko" else "-en"))
+
 
 async def test_linked_from_the_board_and_the_instructor_page(
     hub: RunningHub, data: None, new_page: NewPage
