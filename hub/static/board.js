@@ -5,12 +5,11 @@
 // Releasing feedback first shows what it would do (GET assessments/AID/feedback/preview: who
 // gets feedback, who is held back or left out, and why) in a dialog; only its confirmation posts.
 // Nothing here builds HTML from text: messages and trainees' names are set with textContent.
-"use strict";
+import { call as request, fmt } from "./api.js";
 
 (() => {
   const body = document.body;
   const api = `${body.dataset.prefix}api/v1/`;
-  const xsrf = body.dataset.xsrf;
   const zone = body.dataset.zone || "UTC";
   const lang = body.dataset.lang || "ko";
   const board = document.getElementById("board");
@@ -19,30 +18,7 @@
   const NOTICE = "sadari-board-notice";
   const POLL_MS = 1000;
 
-  const fmt = (text, values) =>
-    text.replace(/\{(\w+)\}/g, (whole, key) => (key in values ? String(values[key]) : whole));
-
-  async function call(method, path, payload) {
-    const headers = { "X-XSRFToken": xsrf, Accept: "application/json" };
-    const init = { method, headers, credentials: "same-origin" };
-    if (payload !== undefined) {
-      headers["Content-Type"] = "application/json";
-      init.body = JSON.stringify(payload);
-    }
-    const response = await fetch(api + path, init);
-    let data = null;
-    try {
-      data = await response.json();
-    } catch (e) {
-      data = null;
-    }
-    if (!response.ok) {
-      const error = new Error((data && data.message) || `${response.status} ${response.statusText}`);
-      error.problems = (data && data.problems) || [];
-      throw error;
-    }
-    return data;
-  }
+  const call = (method, path, payload) => request(method, api + path, payload);
 
   function showNotice(kind, text, details) {
     const box = document.getElementById("notice");

@@ -4,20 +4,14 @@
 // shows their grade (and its new version) instead. Keys: j/k next/previous answer, n next
 // waiting answer, 1..9 a rubric level; Enter saves (Ctrl+Enter in the comment).
 // Nothing here builds HTML from text: messages are set with textContent.
-"use strict";
+import { fmt, number, request } from "./api.js";
 
 (() => {
   const body = document.body;
-  const xsrf = body.dataset.xsrf;
   const zone = body.dataset.zone || "UTC";
   const lang = body.dataset.lang || "ko";
   const form = document.getElementById("grade-form");
   const msg = JSON.parse(document.getElementById("grading-messages").textContent);
-
-  const fmt = (text, values) =>
-    text.replace(/\{(\w+)\}/g, (whole, key) => (key in values ? String(values[key]) : whole));
-
-  const number = (value) => new Intl.NumberFormat(lang, { maximumFractionDigits: 2 }).format(value);
 
   const shown = (iso) =>
     new Intl.DateTimeFormat(lang, {
@@ -109,24 +103,12 @@
     const button = form.querySelector("#save");
     button.disabled = true;
     try {
-      const response = await fetch(form.dataset.url, {
-        method: "PUT",
-        credentials: "same-origin",
-        headers: { "X-XSRFToken": xsrf, "Content-Type": "application/json", Accept: "application/json" },
-        body: JSON.stringify(payload),
-      });
-      let data = null;
-      try {
-        data = await response.json();
-      } catch (e) {
-        data = null;
-      }
-      if (response.status === 409 && data && data.current) {
+      const { ok, status, data, raw } = await request("PUT", form.dataset.url, payload);
+      if (status === 409 && data && data.current) {
         show(data.current);
         notice("danger", msg.stale);
-      } else if (!response.ok) {
-        const message = (data && data.message) || `${response.status} ${response.statusText}`;
-        notice("danger", fmt(msg.failed, { message }));
+      } else if (!ok) {
+        notice("danger", fmt(msg.failed, { message: raw }));
       } else {
         show(data.grade);
         notice(

@@ -5,41 +5,16 @@
 // until the service's grading loop has graded it; the page shows the new result in place, without
 // reloading. A page opened while a regrade is queued or running picks the watching up.
 // Nothing here builds HTML from text: everything is set with textContent.
-"use strict";
+import { call, fmt, number } from "./api.js";
 
 (() => {
   const body = document.body;
   const api = `${body.dataset.prefix}api/v1/`;
-  const xsrf = body.dataset.xsrf;
   const lang = body.dataset.lang || "ko";
   const msg = JSON.parse(document.getElementById("regrade-messages").textContent);
   const POLL_MS = 1000;
   const BUSY = ["queued", "running"];
 
-  const fmt = (text, values) =>
-    text.replace(/\{(\w+)\}/g, (whole, key) => (key in values ? String(values[key]) : whole));
-  const number = (x, digits = 2) =>
-    new Intl.NumberFormat(lang, { maximumFractionDigits: digits }).format(x);
-
-  async function call(method, url, payload) {
-    const headers = { "X-XSRFToken": xsrf, Accept: "application/json" };
-    const init = { method, headers, credentials: "same-origin" };
-    if (payload !== undefined) {
-      headers["Content-Type"] = "application/json";
-      init.body = JSON.stringify(payload);
-    }
-    const response = await fetch(url, init);
-    let data = null;
-    try {
-      data = await response.json();
-    } catch (e) {
-      data = null;
-    }
-    if (!response.ok) {
-      throw new Error((data && data.message) || `${response.status} ${response.statusText}`);
-    }
-    return data;
-  }
 
   function notice(box, kind, text) {
     box.replaceChildren();

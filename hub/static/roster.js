@@ -4,12 +4,11 @@
 // the same file and options to POST api/v1/roster, which imports all rows or none. Both calls
 // carry the page's XSRF token. Nothing here builds HTML from text: file content is set with
 // textContent only.
-"use strict";
+import { call, fmt, oneLanguage } from "./api.js";
 
 (() => {
   const body = document.body;
   const api = `${body.dataset.prefix}api/v1/`;
-  const xsrf = body.dataset.xsrf;
   const lang = body.dataset.lang || "ko";
   const msg = JSON.parse(document.getElementById("roster-messages").textContent);
   const remembered = JSON.parse(document.getElementById("roster-remembered").textContent);
@@ -18,23 +17,10 @@
   const cohort = document.getElementById("roster-cohort");
   const confirmButton = document.getElementById("roster-confirm");
   const limit = Number(form.dataset.limit || 0);
-  const HANGUL = /[\uac00-\ud7a3]/;
 
   let file = null; // {name, bytes}
   let mapped = {}; // header -> target, as the admin chose here
   let values = {}; // field or attribute -> {raw: value}, as the admin wrote here
-
-  const fmt = (text, vals) =>
-    text.replace(/\{(\w+)\}/g, (whole, key) => (key in vals ? String(vals[key]) : whole));
-
-  // the part of an "English / 한국어" message in the page's language
-  function oneLanguage(message) {
-    const parts = String(message || "").split(" / ");
-    if (parts.length !== 2) return message;
-    const korean = parts.map((p) => HANGUL.test(p));
-    if (korean[0] === korean[1]) return message;
-    return parts[korean.indexOf(lang === "ko")].trim();
-  }
 
   function el(tag, text, className) {
     const node = document.createElement(tag);
@@ -69,30 +55,8 @@
     return q.toString();
   }
 
-  async function send(path) {
-    const response = await fetch(`${api}${path}?${query()}`, {
-      method: "POST",
-      credentials: "same-origin",
-      headers: {
-        "X-XSRFToken": xsrf,
-        Accept: "application/json",
-        "Content-Type": "application/octet-stream",
-      },
-      body: file.bytes,
-    });
-    let data = null;
-    try {
-      data = await response.json();
-    } catch (e) {
-      data = null;
-    }
-    if (!response.ok) {
-      const error = new Error((data && data.message) || `${response.status} ${response.statusText}`);
-      error.problems = (data && data.problems) || [];
-      throw error;
-    }
-    return data;
-  }
+  const send = (path) =>
+    call("POST", `${api}${path}?${query()}`, file.bytes, "application/octet-stream");
 
   function problemText(p, withLine = true) {
     const where = p.line && withLine ? fmt(msg.line, { line: p.line }) : "";

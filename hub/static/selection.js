@@ -5,26 +5,15 @@
 // that outlives the navigation. The "Why" buttons show and hide a trainee's explanation row
 // (shown when scripts do not run). Nothing here builds HTML from text: messages are set with
 // textContent.
-"use strict";
+import { call as request, oneLanguage } from "./api.js";
 
 (() => {
   const body = document.body;
   const api = `${body.dataset.prefix}api/v1/`;
-  const xsrf = body.dataset.xsrf;
   const lang = body.dataset.lang || "ko";
   const source = document.getElementById("selection-messages");
   const msg = source ? JSON.parse(source.textContent) : {};
   const NOTICE = "sadari-selection-notice";
-  const HANGUL = /[\uac00-\ud7a3]/;
-
-  // the part of an "English / 한국어" message in the page's language
-  function oneLanguage(message) {
-    const parts = String(message || "").split(" / ");
-    if (parts.length !== 2) return String(message || "");
-    const korean = parts.map((p) => HANGUL.test(p));
-    if (korean[0] === korean[1]) return String(message);
-    return parts[korean.indexOf(lang === "ko")].trim();
-  }
 
   function showNotice(kind, text, details) {
     const box = document.getElementById("notice");
@@ -62,24 +51,12 @@
   }
 
   async function call(path, payload) {
-    const response = await fetch(api + path, {
-      method: "POST",
-      credentials: "same-origin",
-      headers: { "X-XSRFToken": xsrf, Accept: "application/json", "Content-Type": "application/json" },
-      body: JSON.stringify(payload),
-    });
-    let data = null;
     try {
-      data = await response.json();
+      return (await request("POST", api + path, payload)) || {};
     } catch (e) {
-      data = null;
+      e.message = oneLanguage(e.message);
+      throw e;
     }
-    if (!response.ok) {
-      const error = new Error(oneLanguage((data && data.message) || `${response.status} ${response.statusText}`));
-      error.problems = (data && data.problems) || [];
-      throw error;
-    }
-    return data || {};
   }
 
   function payloadOf(form) {

@@ -2,36 +2,15 @@
 // POST api/v1/trainees/NAME/stage, the server buttons POST and DELETE api/v1/trainees/NAME/server,
 // each with the page's XSRF token; after a start or stop the state is asked again until it
 // settles. Nothing here builds HTML from text: messages are set with textContent.
-"use strict";
+import { call as request, fmt } from "./api.js";
 
 (() => {
   const body = document.body;
   const api = `${body.dataset.prefix}api/v1/`;
-  const xsrf = body.dataset.xsrf;
   const msg = JSON.parse(document.getElementById("trainee-messages").textContent);
   const NOTICE = "sadari-trainee-notice";
-  const fmt = (text, values) =>
-    text.replace(/\{(\w+)\}/g, (whole, key) => (key in values ? String(values[key]) : whole));
 
-  async function call(method, path, payload) {
-    const headers = { "X-XSRFToken": xsrf, Accept: "application/json" };
-    const init = { method, headers, credentials: "same-origin" };
-    if (payload !== undefined) {
-      headers["Content-Type"] = "application/json";
-      init.body = JSON.stringify(payload);
-    }
-    const response = await fetch(api + path, init);
-    let data = null;
-    try {
-      data = await response.json();
-    } catch (e) {
-      data = null;
-    }
-    if (!response.ok) {
-      throw new Error((data && data.message) || `${response.status} ${response.statusText}`);
-    }
-    return data;
-  }
+  const call = (method, path, payload) => request(method, api + path, payload);
 
   function showNotice(kind, text) {
     const box = document.getElementById("notice");
