@@ -10,6 +10,7 @@ import json
 import os
 import signal
 import subprocess
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -443,17 +444,30 @@ def test_without_a_live_worker_the_cli_says_so_and_leaves_the_jobs_queued(
 def test_ctrl_c_stops_the_following_not_the_jobs(ops: ops_.Ops) -> None:
     ops_.release(ops, AID, COHORT)
     ids = [submit(ops, "pm1")]
-    with ops.sessions.begin() as s:  # a live worker (busy elsewhere: it takes nothing)
-        grading.beat(s, "busy:1:aa", who="cli:x", pid=1, host="busy", now=datetime.now(UTC))
-    follower = cli(ops, "assessment", "autograde", AID)
-    deadline = time.monotonic() + 60
-    with ops.sessions() as s:
-        while not grading.progress(s, ids)["queued"] and time.monotonic() < deadline:
-            time.sleep(0.2)
-    time.sleep(2)  # following
-    assert follower.poll() is None, follower.communicate()[0]
-    follower.send_signal(signal.SIGINT)
-    out, _ = follower.communicate(timeout=30)
+    stop = threading.Event()
+
+    def busy_worker() -> None:  # a live worker (busy elsewhere: it takes nothing), kept live
+        while not stop.is_set():  # however slowly the CLI starts on a loaded machine
+            with ops.sessions.begin() as s:
+                grading.beat(s, "busy:1:aa", who="cli:x", pid=1, host="busy", now=datetime.now(UTC))
+            stop.wait(1)
+
+    beating = threading.Thread(target=busy_worker)
+    beating.start()
+    try:
+        time.sleep(0.5)
+        follower = cli(ops, "assessment", "autograde", AID)
+        deadline = time.monotonic() + 60
+        with ops.sessions() as s:
+            while not grading.progress(s, ids)["queued"] and time.monotonic() < deadline:
+                time.sleep(0.2)
+        time.sleep(2)  # following
+        assert follower.poll() is None, follower.communicate()[0]
+        follower.send_signal(signal.SIGINT)
+        out, _ = follower.communicate(timeout=30)
+    finally:
+        stop.set()
+        beating.join()
     assert follower.returncode == 130, out
     assert "stopped following" in out and "stay queued" in out, out
     with ops.sessions() as s:
