@@ -165,7 +165,9 @@ class RunningHub:
         """Stop the hub alone (the proxy and the servers keep running, as with `sadari
         restart`), run `while_down`, start it again and wait until it is ready."""
         os.kill(self.proc.pid, signal.SIGTERM)
-        self.proc.wait(30)
+        # the hub stops its services first (SIGINT, then SIGTERM after 10 s, SIGKILL after 5
+        # more: JupyterHub's own timeouts); ~5 s here alone, over 30 s once in CI's three lanes
+        self.proc.wait(90)
         while_down()
         self.proc = _start_jupyterhub(self.env, self.data_dir, self.log_path)
         self.wait_ready()
