@@ -13,6 +13,7 @@ import argparse
 import contextlib
 import json
 import os
+import signal
 import sys
 import time
 import urllib.error
@@ -445,6 +446,9 @@ def _autograde_following(ops, aid: str, cohort: str | None) -> int:  # type: ign
     from . import assessments as ops_
     from .store import grading
 
+    # Ctrl-C stops the following even where SIGINT came ignored (a command started in the
+    # background of a script inherits SIG_IGN, and Python then keeps it)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     _, ids, jobs = ops_.queue(ops, aid, cohort)
     if jobs:
         with ops.sessions() as s:
