@@ -14,7 +14,7 @@ export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 
 help:
 	@echo "make run          install, seed the demo cohort, start on http://127.0.0.1:8000"
-	@echo "make test         install, lint, types, then every test tier (three lanes side by side)"
+	@echo "make test         install, lint, types, then every test tier (four lanes side by side)"
 	@echo "                  and a table of the tiers: tests, passed/failed/skipped, seconds"
 	@echo "make test-unit    the pure core only (seconds)"
 	@echo "make test-hub     tests against a real JupyterHub (SQLite and PostgreSQL)"
@@ -71,7 +71,7 @@ lint: install
 	$(BIN)/ruff format --check hub graders tests benchmarks images helm
 	$(BIN)/mypy
 
-# Every tier of tests/support/tiers.py (each test in exactly one), in three lanes side by side; each
+# Every tier of tests/support/tiers.py (each test in exactly one), in four lanes side by side; each
 # tier's output whole, then the table of tiers and `N passed, N failed, N skipped`. Fails when a
 # tier fails. TEST_ARGS go to every pytest run (e.g. TEST_ARGS='-x'); TEST_LOGS keeps each tier's
 # log and junit XML in a folder of your choice (default: a new folder under /tmp, printed).
