@@ -64,7 +64,7 @@ def setup_cell(key: bytes, imports: list[str], bindings: list[list[Any]]) -> str
         INTEGRITY.replace(KEY_PLACEHOLDER, repr(key))
         + "\n\n"
         + SNAPSHOT
-        + f"\ninstall({config!r}, _hook)\ndel _hook, install\n"
+        + f"\ninstall({config!r}, _hook)\ndel _hook, install, prepare, _scan\n"
     )
 
 

@@ -120,13 +120,13 @@ def _hook(event, args, A=None, R=None, S=None, B=None):
         _gc_isenabled, _gc_disable, _gc_enable, _sigmask, _sig_block, _sig_setmask, _allsigs,
         _getsi, _setsi, _gettrace, _getprofile, _getsignal, _thread_count, _cellget, _getmro,
         _methodtype, _functype, _subclasses, _write, _stdout, _sentinel, _base_exc, _object,
-        _missing, _classdict, _callable, descriptors, _issubclass, _qualname,
+        _missing, _classdict, _callable, descriptors, _issubclass, _qualname, _chain, _dvalues,
     ) = B
     # fmt: on
     # fmt: off
     (
         sysd, sysmods, snames, sobjs, mods, classes, kwds, cells, uns, bind, built, objs, conts,
-        hooks, threads, run_code, codes, globs, perm,
+        hooks, threads, run_code, codes, globs, perm, whole, _kept,
     ) = S
     # fmt: on
     problems = _tuple(perm)
@@ -220,8 +220,19 @@ def _hook(event, args, A=None, R=None, S=None, B=None):
                         f"sys.modules[{_repr(name)}] "
                         + ("removed" if now is _missing else "replaced"),
                     )
+        # every module and class unchanged (class, MRO, size and each value by identity), the
+        # usual answer, in one pass; otherwise each is looked at in turn, to say what changed
+        wmods, wmtypes, wclasses, wctypes, wmros, wdicts, wlens, wvalues = whole
+        unchanged = (
+            _all(_map(_is, _map(_type, wmods), wmtypes))
+            and _all(_map(_is, _map(_type, wclasses), wctypes))
+            and _all(_map(_is, _map(_getmro, wclasses), wmros))
+            and _tuple(_map(_len, wdicts)) == wlens
+            and _all(_map(_is, _chain(_map(_dvalues, wdicts)), wvalues))
+        )
+        wmods = wmtypes = wclasses = wctypes = wmros = wdicts = wlens = wvalues = None
         # modules: class, then every snapshotted attribute
-        for name, mod, mtype, d, nall, vall, keys, vals in mods:
+        for name, mod, mtype, d, nall, vall, keys, vals in () if unchanged else mods:
             if _type(mod) is not mtype:
                 changed = changed + (f"module {name} changed its class",)
             if _len(d) == nall and _all(_map(_is, d.values(), vall)):
@@ -238,7 +249,9 @@ def _hook(event, args, A=None, R=None, S=None, B=None):
                         f"{name}.{key} " + ("deleted" if now is _missing else "replaced"),
                     )
         # classes: metaclass, MRO, attributes
-        for qual, klass, ctype, mro, d, nall, vall, keys, vals, known in classes:
+        for qual, klass, ctype, mro, d, nall, vall, keys, vals, known in (
+            () if unchanged else classes
+        ):
             if _type(klass) is not ctype or _getmro(klass) is not mro:
                 changed = changed + (f"class {qual} changed its metaclass or bases",)
             if _len(d) == nall and _all(_map(_is, d.values(), vall)):

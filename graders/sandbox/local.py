@@ -46,6 +46,7 @@ from .pool import Kernel, KernelPool, connect, connection_file, execute
 __all__ = ["LocalKernel", "LocalSandbox", "available", "cleanup_stale_jobs", "execute"]
 
 ZYGOTE_SOURCE = Path(__file__).with_name("zygote.py")
+SNAPSHOT_SOURCE = Path(__file__).with_name("snapshot.py")
 
 
 def zygote_default() -> bool:
@@ -295,7 +296,7 @@ class Zygote:
                 *bwrap(jobs, self.CAPS),
                 str(Path(sys.prefix) / "bin" / "python"),
                 "-c",
-                ZYGOTE_SOURCE.read_text(),
+                f"{ZYGOTE_SOURCE.read_text()}\n{SNAPSHOT_SOURCE.read_text()}\nserve(prepare)\n",
             ],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,

@@ -14,60 +14,28 @@ Attributes that ipykernel or IPython change on every request, or that libraries 
 # ruff: noqa: PLR0912, PLR0915, C901, E501
 
 
-def install(config, hook_function):
-    """Snapshot the kernel and install `hook_function` (integrity.py's `_hook`) as its audit hook;
-    run once, first, before any trainee code.
+def prepare():
+    """The walk of `_scan` over the modules loaded now, for the kernels' zygote to run once after
+    it pre-imported them (graders/sandbox/zygote.py): `install` in each child forked from it checks
+    that each module and class walked is unchanged and reuses its entry instead of walking it again.
+    The zygote never runs a submission's code, so what it walked is the libraries' own state."""
+    return _scan(None, None)[:9]
 
-    `config`: {"imports": [module, ...], "bindings": [[name, module, attribute or None], ...]}.
-    """
-    import _signal
-    import _thread
-    import builtins
-    import functools
+
+def _scan(pre, user_ns):
+    """Every module in `sys.modules` (but the notebook's) and every mutable class they hold, by
+    identity, with what their functions add: code objects, keyword defaults, closure cells
+    (integrity.py's docstring lists what is compared). With `pre` (`prepare`'s walk in the zygote
+    this kernel was forked from) an unchanged module or class keeps its entry and all `pre`
+    recorded is kept: `install` keeps `pre` referenced, so no id in it can go to a new object.
+
+    Returns (mods, classes, funcs, codes, globs, kwds, cquals, ccells, cvals, note_value)."""
     import gc
-    import importlib
-    import itertools
-    import linecache
     import operator
-    import os
-    import signal
     import sys
-    import threading
     import types
 
-    # Record any audit hook added while the modules load (the real hook cannot be armed first: its
-    # snapshot is only known afterwards, and nothing may change it once installed).
-    early = []
-    sys.addaudithook(
-        lambda event, args, early=early: (
-            early.append(event) if event == "sys.addaudithook" else None
-        )
-    )
-    from IPython import get_ipython
-
-    ip = get_ipython()
-    cell_file = sys._getframe(1).f_code.co_filename
-    for name in config.get("imports", []):
-        try:
-            importlib.import_module(name)
-        except BaseException:  # noqa: S112 - the instructor's own cell will fail on it, not this one
-            continue
-    missing = object()
-    bind = {}
-    for name, module, attr in config.get("bindings", []):
-        try:
-            obj = importlib.import_module(module)
-            if attr is not None:
-                obj = (
-                    getattr(obj, attr)
-                    if hasattr(obj, attr)
-                    else importlib.import_module(f"{module}.{attr}")
-                )
-        except BaseException:  # noqa: S112
-            continue
-        bind[name] = obj
-
-    user_ns = ip.user_ns
+    is_ = operator.is_
     module_type = types.ModuleType
 
     def tracked(value):
@@ -94,9 +62,30 @@ def install(config, hook_function):
             "_REPL_DISPLAYHOOK",
         },
     }
-    mods, classes_seen, classes = [], {}, []
-    funcs, codes, globs, kwds = set(), set(), set(), []
-    cquals, ccells, cvals = [], [], []
+    mods, classes_seen, classes, done = [], {}, [], set()
+    if pre is None:
+        funcs, codes, globs, kwds = set(), set(), set(), []
+        cquals, ccells, cvals = [], [], []
+        mods_pre = {}
+    else:
+        pmods, pclasses, pfuncs, pcodes, pglobs, pkwds, pquals, pcells, pvals = pre
+        funcs, codes, globs, kwds = set(pfuncs), set(pcodes), set(pglobs), list(pkwds)
+        cquals, ccells, cvals = list(pquals), list(pcells), list(pvals)
+        mods_pre = {m[0]: m for m in pmods}
+        # the classes walked before: each unchanged one (metaclass, MRO, every value of its dict
+        # by identity) is reused, the others are walked again below
+        mro_of = type.__dict__["__mro__"].__get__
+        for old in pclasses:
+            klass, d = old[1], old[4]
+            classes_seen[id(klass)] = klass
+            if (
+                type(klass) is old[2]
+                and mro_of(klass) is old[3]
+                and len(d) == old[5]
+                and all(map(is_, d.values(), old[6]))
+            ):
+                classes.append(old)
+                done.add(id(klass))
 
     def note_code(code):
         stack = [code]
@@ -152,6 +141,17 @@ def install(config, hook_function):
         if d is user_ns:
             continue
         globs.add(id(d))
+        old = mods_pre.get(name)
+        if (
+            old is not None
+            and old[1] is mod
+            and type(mod) is old[2]
+            and old[3] is d
+            and len(d) == old[4]
+            and all(map(is_, d.values(), old[5]))
+        ):
+            mods.append(old)  # unchanged since the zygote walked it
+            continue
         skip = skip_attrs.get(name, ())
         keys = tuple(k for k, v in d.items() if type(k) is str and k not in skip and tracked(v))
         for k in keys:
@@ -162,7 +162,6 @@ def install(config, hook_function):
         mods.append(
             (name, mod, type(mod), d, len(d), tuple(d.values()), keys, tuple(d[k] for k in keys))
         )
-    done = set()
     while len(done) < len(classes_seen):
         for klass in list(classes_seen.values()):
             if id(klass) in done:
@@ -197,6 +196,74 @@ def install(config, hook_function):
                     frozenset(d),
                 )
             )
+
+    return mods, classes, funcs, codes, globs, kwds, cquals, ccells, cvals, note_value
+
+
+def install(config, hook_function):
+    """Snapshot the kernel and install `hook_function` (integrity.py's `_hook`) as its audit hook;
+    run once, first, before any trainee code.
+
+    `config`: {"imports": [module, ...], "bindings": [[name, module, attribute or None], ...]}.
+    """
+    import _signal
+    import _thread
+    import builtins
+    import functools
+    import gc
+    import importlib
+    import itertools
+    import linecache
+    import operator
+    import os
+    import signal
+    import sys
+    import threading
+    import types
+
+    # Record any audit hook added while the modules load (the real hook cannot be armed first: its
+    # snapshot is only known afterwards, and nothing may change it once installed).
+    early = []
+    sys.addaudithook(
+        lambda event, args, early=early: (
+            early.append(event) if event == "sys.addaudithook" else None
+        )
+    )
+    from IPython import get_ipython
+
+    ip = get_ipython()
+    cell_file = sys._getframe(1).f_code.co_filename
+    for name in config.get("imports", []):
+        try:
+            importlib.import_module(name)
+        except BaseException:  # noqa: S112 - the instructor's own cell will fail on it, not this one
+            continue
+    missing = object()
+    bind = {}
+    for name, module, attr in config.get("bindings", []):
+        try:
+            obj = importlib.import_module(module)
+            if attr is not None:
+                obj = (
+                    getattr(obj, attr)
+                    if hasattr(obj, attr)
+                    else importlib.import_module(f"{module}.{attr}")
+                )
+        except BaseException:  # noqa: S112
+            continue
+        bind[name] = obj
+
+    user_ns = ip.user_ns
+    # the zygote's walk (graders/sandbox/zygote.py), when this kernel was forked from one
+    pre = vars(sys).pop("_sadari_pre", None)
+    if type(pre) is not tuple or len(pre) != 10:
+        pre = None
+    mods, classes, funcs, codes, globs, kwds, cquals, ccells, cvals, note_value = _scan(
+        None if pre is None else pre[:9], user_ns
+    )
+
+    def tracked(value):
+        return value is not None and type(value) not in (bool, int)
 
     # IPython's and ipykernel's objects, their traits and observers, and the hook lists
     objs, conts, tracked_ids = [], [], set()
@@ -406,6 +473,22 @@ def install(config, hook_function):
         frame = frame.f_back
     # an audit hook some module added while it loaded could see, or change, what runs later
     perm = ("an audit hook was added while the modules the tests use loaded",) if early else ()
+    if pre is not None and pre[9]:
+        perm = perm + ("an audit hook was added while the kernels' zygote pre-imported them",)
+    # every module and class at once, for the probe's first look: their classes, MROs, dicts'
+    # sizes and all their values in one flat tuple (the usual answer, "nothing changed", then
+    # costs one pass in C instead of a loop over each of them)
+    dicts = tuple(m[3] for m in mods) + tuple(c[4] for c in classes)
+    whole = (
+        tuple(m[1] for m in mods),
+        tuple(m[2] for m in mods),
+        tuple(c[1] for c in classes),
+        tuple(c[2] for c in classes),
+        tuple(c[3] for c in classes),
+        dicts,
+        tuple(m[4] for m in mods) + tuple(c[5] for c in classes),
+        tuple(itertools.chain.from_iterable([m[5] for m in mods] + [c[6] for c in classes])),
+    )
     sysd = vars(sys)
     snames = tuple(k for k in sys.modules if type(k) is str)
     # fmt: off
@@ -413,7 +496,7 @@ def install(config, hook_function):
         sysd, sys.modules, snames, tuple(sys.modules[k] for k in snames), tuple(mods),
         tuple(classes), tuple(kwds), (tuple(cquals), tuple(ccells), tuple(cvals)), user_ns, bind,
         built, tuple(objs), tuple(conts), hooks, threads, run_code, frozenset(codes),
-        frozenset(globs), perm,
+        frozenset(globs), perm, whole, pre,
     )
     # fmt: on
 
@@ -464,6 +547,7 @@ def install(config, hook_function):
         type.__dict__["__subclasses__"], write, sys.stdout, Sentinel, BaseException, object,
         missing, type.__dict__["__dict__"].__get__, callable, (property, classmethod, staticmethod,
         functools.cached_property), issubclass, type.__dict__["__qualname__"].__get__,
+        itertools.chain.from_iterable, dict.values,
     )
     # fmt: on
     hook.__defaults__ = (fast, record, snapshot, tools)

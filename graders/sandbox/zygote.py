@@ -22,7 +22,8 @@ Before any submission code runs, the child (still root, in the zygote's namespac
     of the zygote (root) and can never gain a privilege back;
   - draws fresh random seeds, then runs ipykernel exactly as `python -m ipykernel_launcher` would.
 
-Stdlib only at module level: this source runs outside the package.
+Stdlib only at module level: this source runs outside the package. The trusted side runs it
+followed by graders/sandbox/snapshot.py's source and `serve(prepare)`.
 """
 
 from __future__ import annotations
@@ -166,15 +167,29 @@ def child(request: dict) -> None:  # type: ignore[type-arg]
     os._exit(0)
 
 
-def serve() -> None:
-    """Pre-import, then fork one child per request line until stdin closes."""
+def serve(prepare: object = None) -> None:
+    """Pre-import, walk what was imported with `prepare` (graders/sandbox/snapshot.py's, sent
+    with this source), then fork one child per request line until stdin closes."""
     import importlib
 
+    # an audit hook a library adds while it loads could see, or change, what runs later: recorded,
+    # and reported by every child's integrity check (as the setup cell does for what it imports)
+    early: list[str] = []
+    sys.addaudithook(
+        lambda event, _args: early.append(event) if event == "sys.addaudithook" else None
+    )
     for name in PRELOAD:
         try:
             importlib.import_module(name)
         except Exception as e:  # a track without the library: its cells import it themselves
             print(f"preload {name}: {e}", file=sys.stderr, flush=True)
+    # The integrity snapshot's walk of these modules, done once here rather than in every child:
+    # each child's setup cell reuses what is unchanged (no submission code ever runs here).
+    if callable(prepare):
+        try:
+            sys._sadari_pre = (*prepare(), bool(early))  # type: ignore[attr-defined]
+        except Exception as e:  # every child then walks the modules itself, as without a zygote
+            print(f"integrity pre-walk: {e}", file=sys.stderr, flush=True)
     # What the zygote holds is never collected (it lives as long as it does): frozen, a child's
     # collections skip it, so they neither spend time on it nor touch (and so copy) its pages.
     import gc
@@ -204,7 +219,3 @@ def serve() -> None:
                 finally:
                     os._exit(71)
             os.write(1, f"child {pid}\n".encode())
-
-
-if __name__ == "__main__":
-    serve()

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from sadari.graders.plan import plan
 from sadari.graders.sandbox.base import Limits, WorkFile
 from sadari.graders.sandbox.local import LocalSandbox, available, zygote_default
 
@@ -216,3 +217,34 @@ def test_the_setting_reaches_the_sandbox(monkeypatch: pytest.MonkeyPatch) -> Non
     assert not zygote_default()
     monkeypatch.setenv("SADARI_GRADING_ZYGOTE", "1")
     assert zygote_default()
+
+
+def test_the_setup_cell_reuses_the_zygotes_walk_and_still_sees_every_change(
+    sandbox: LocalSandbox,
+) -> None:
+    """The zygote walks the pre-imported libraries once for the integrity snapshot; each child's
+    setup cell takes that walk (nothing is left of it for the notebook) and still snapshots the
+    kernel as it is: an honest notebook passes every probe, a patch of a pre-imported library's
+    class is caught by the probes after it, as without a zygote (tests/attacks: every backend)."""
+    aid = "da-basics-check"
+    folder = Path(__file__).parents[2] / "labs/data-analysis/basics/assessments" / aid
+    source = json.loads((folder / f"{aid}.ipynb").read_text(encoding="utf-8"))
+    patched = json.loads(json.dumps(source))
+    for cell in patched["cells"]:
+        if cell["metadata"].get("nbgrader", {}).get("grade_id") == "da-fill":
+            cell["source"] = "import pandas\npandas.DataFrame.copy = lambda self, deep=True: self\n"
+    look = "import sys\nprint(type(getattr(sys, '_sadari_pre', None)).__name__)"
+    for notebook, caught in ((source, False), (patched, True)):
+        p = plan(aid, source, notebook)
+        # (a failed probe keeps the test after it from running: only the probes' answers count)
+        out = [run.output for run in sandbox.run([look, *p.cells, look], LIMITS, [])]
+        assert out[0] == "tuple\n" and out[-1] == "NoneType\n", (out[0], out[-1])
+        roles = zip(p.roles, out[1:-1], strict=True)
+        probes = {r.split(":", 1)[1]: o for r, o in roles if r[:6] == "probe:"}
+        assert len(probes) == 10
+        for name, text in probes.items():
+            ok = f"sadari-probe ok {p.nonces[name]}" in text
+            after_patch = caught and name not in ("da-test-filter", "da-test-filter:after")
+            assert ok is not after_patch, (name, text)
+            if after_patch:
+                assert "pandas.core.frame.DataFrame.copy added" in text, (name, text)
