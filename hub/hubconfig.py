@@ -59,6 +59,8 @@ def update_hub(s: SadariSettings, c: Config) -> None:
     c.JupyterHub.template_vars = {"sadari_demo": s.authenticator == "demo"}
     # a class starting at once: a few spawns at a time, the others told to retry (error.html)
     c.JupyterHub.concurrent_spawn_limit = s.spawn_concurrency
+    retry = max(1, s.spawn_retry_seconds)
+    c.JupyterHub.spawn_throttle_retry_range = (retry, 2 * retry)
     c.JupyterHub.active_server_limit = s.max_servers
 
 

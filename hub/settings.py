@@ -445,6 +445,17 @@ class SadariSettings(LoggingConfigurable):
     def _default_spawn_concurrency(self) -> int:
         return int(_env("SADARI_SPAWN_CONCURRENCY", str(4 * (os.cpu_count() or 1))))
 
+    spawn_retry_seconds = Integer(
+        help="""Seconds a person refused by `spawn_concurrency` waits before their page retries:
+        a random wait between this and twice it (JupyterHub's spawn_throttle_retry_range, whose
+        own 30 to 60 s left the starting slots idle: at 9 a.m. on 2 cores each start takes a few
+        seconds). Default: $SADARI_SPAWN_RETRY_SECONDS, else 5.""",
+    ).tag(config=True, env="SADARI_SPAWN_RETRY_SECONDS")
+
+    @default("spawn_retry_seconds")
+    def _default_spawn_retry_seconds(self) -> int:
+        return int(_env("SADARI_SPAWN_RETRY_SECONDS", "5"))
+
     max_servers = Integer(
         help="""Servers that may run at once (JupyterHub's active_server_limit; 0: no limit):
         set it from the memory the machine has for them. Default: $SADARI_MAX_SERVERS, else 0.""",
