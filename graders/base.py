@@ -1,5 +1,5 @@
 """What every grader shares: the job it is given, the per-cell scores and the outcome it returns,
-and the `Autograder` protocol (graders/autograde.py implements it; hub/assessments.py drives it)."""
+and the `Autograder` protocol (graders/autograde.py implements it; hub/workers.py drives it)."""
 
 from __future__ import annotations
 

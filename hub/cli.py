@@ -37,7 +37,7 @@ from .store.db import SchemaOutOfDate, make_engine, require_current, schema_stat
 from .store.db import upgrade as db_upgrade
 
 if TYPE_CHECKING:
-    from .assessments import Worker
+    from .workers import Worker
 
 
 def _settings() -> SadariSettings:
@@ -370,6 +370,7 @@ def _ops(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 def cmd_assessment(args: argparse.Namespace) -> int:
     """`sadari assessment release|collect|autograde|feedback|export ID`."""
     from . import assessments as ops_
+    from . import workers as workers_
 
     ops = _ops(args)
     aid, cohort = args.assessment, args.cohort
@@ -383,9 +384,9 @@ def cmd_assessment(args: argparse.Namespace) -> int:
         print(f"collected {len(collected)} submissions (latest per trainee)")
     elif args.action == "autograde":
         if args.queue_only:
-            counts = ops_.autograde(ops, aid, None, cohort, queue_only=True)
+            counts = workers_.autograde(ops, aid, None, cohort, queue_only=True)
         elif args.work:  # this process is a grading worker for these jobs
-            worker = ops_.Worker(
+            worker = workers_.Worker(
                 ops,
                 ops_.autograder_for(ops.settings),
                 who=ops.actor,
@@ -394,7 +395,7 @@ def cmd_assessment(args: argparse.Namespace) -> int:
             )
             counts, released = _as_worker(
                 worker,
-                lambda: ops_.autograde(
+                lambda: workers_.autograde(
                     ops, aid, None, cohort, progress=ProgressBar(), worker=worker
                 ),
             )
@@ -443,23 +444,23 @@ def _wake_service(settings: SadariSettings, aid: str, cohort: str | None) -> Non
 def _autograde_following(ops, aid: str, cohort: str | None) -> int:  # type: ignore[no-untyped-def]
     """`sadari assessment autograde`: queue, then follow the workers grading those jobs until
     they are done (Ctrl-C stops the following, not the grading); the summary line."""
-    from . import assessments as ops_
+    from . import workers as workers_
     from .store import grading
 
     # Ctrl-C stops the following even where SIGINT came ignored (a command started in the
     # background of a script inherits SIG_IGN, and Python then keeps it)
     signal.signal(signal.SIGINT, signal.default_int_handler)
-    _, ids, jobs = ops_.queue(ops, aid, cohort)
+    _, ids, jobs = workers_.queue(ops, aid, cohort)
     if jobs:
         with ops.sessions() as s:
             workers = grading.live(s, ops.now())
         if not workers:
             print(f"sadari: {NO_WORKER.format(n=len(jobs), aid=aid)}", file=sys.stderr)
             return 3
-        if any(w.who == ops_.SERVICE_WORKER for w in workers):
+        if any(w.who == workers_.SERVICE_WORKER for w in workers):
             _wake_service(ops.settings, aid, cohort)
     try:
-        counts = ops_.follow(ops, jobs, ids, progress=ProgressBar())
+        counts = workers_.follow(ops, jobs, ids, progress=ProgressBar())
     except KeyboardInterrupt:
         print(
             "\nsadari: stopped following; the jobs not graded yet stay queued and the grading "
@@ -468,7 +469,7 @@ def _autograde_following(ops, aid: str, cohort: str | None) -> int:  # type: ign
             file=sys.stderr,
         )
         return 130
-    except ops_.NoWorker as e:
+    except workers_.NoWorker as e:
         print(f"\nsadari: {NO_WORKER.format(n=e.waiting, aid=aid)}", file=sys.stderr)
         return 3
     summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
@@ -538,9 +539,10 @@ def cmd_grading(args: argparse.Namespace) -> int:
     grading worker; with --forever, wait for more (every `grading_poll_seconds`) until SIGINT or
     SIGTERM."""
     from . import assessments as ops_
+    from . import workers as workers_
 
     ops = _ops(args)
-    worker = ops_.Worker(
+    worker = workers_.Worker(
         ops,
         ops_.autograder_for(ops.settings),
         who=ops.actor,

@@ -62,6 +62,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ..graders.autograde import Autograder, CellScore
 from . import assessments as ops_
+from . import workers as workers_
 from .core.archive import Entry as FileEntry
 from .core.archive import Rules, check_archive, make_archive, release_files
 from .core.curriculum import Assessment as Spec
@@ -444,7 +445,7 @@ def grade_waiting(
     except ops_.OperationError as e:
         return {}, len(waiting), str(e).split(". ")[0]
     try:
-        counts = ops_.work(ops, autograder, workers=ops.settings.grading_workers, only=waiting,
+        counts = workers_.work(ops, autograder, workers=ops.settings.grading_workers, only=waiting,
                            progress=progress)  # fmt: skip
     finally:
         autograder.close()

@@ -136,7 +136,7 @@ class SadariService(Application):
     description = "sadari: learning management for JupyterHub lab programs"
     sadari = Instance(SadariSettings)
     classes = [SadariSettings]
-    worker: Any = None  # the service's grading Worker (assessments.Worker), closed at exit
+    worker: Any = None  # the service's grading Worker (workers.Worker), closed at exit
     runner: threading.Thread | None = None  # the thread grading the jobs in hand, if any
 
     def initialize(self, argv: list[str] | None = None) -> None:
@@ -250,11 +250,11 @@ class SadariService(Application):
         """Grade the jobs left waiting in the queue (see `service_grading`): at start, then every
         `grading_poll_seconds` or when the API wakes it; one run at a time, in a thread of its
         own (`self.runner`) so that stopping can wait for the job in hand or give it back. The
-        service's worker is an `assessments.Worker` like every other (live from the start, its
+        service's worker is a `workers.Worker` like every other (live from the start, its
         grader made when the first job comes and kept for the service's lifetime)."""
         from datetime import timedelta
 
-        from . import assessments
+        from . import assessments, workers
         from .store import grading
 
         if not self.sadari.service_grading:
@@ -267,12 +267,12 @@ class SadariService(Application):
             self.ctx.sessions,
             self.ctx.blobs,
             self.ctx.curriculum,
-            assessments.SERVICE_WORKER,
+            workers.SERVICE_WORKER,
             self.ctx.now,
         )
-        self.worker = assessments.Worker(
+        self.worker = workers.Worker(
             ops,
-            who=assessments.SERVICE_WORKER,
+            who=workers.SERVICE_WORKER,
             workers=self.sadari.grading_workers,
             make_grader=lambda: assessments.autograder_for(self.sadari),
         )

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from .. import assessments as ops_
+from .. import workers as workers_
 from ..core import permissions as perm
 from ..store import exchange as ex
 from ..store import grading
@@ -39,7 +40,7 @@ class AssessmentOpHandler(ApiHandler):
                 # the API only queues: the service's worker (or the grading workers) grade, and
                 # GET grading reports the progress
                 result = await asyncio.to_thread(
-                    ops_.autograde, ops, aid, None, cohort, queue_only=True
+                    workers_.autograde, ops, aid, None, cohort, queue_only=True
                 )
                 ctx.grading_wake.set()
                 progress = f"{ctx.prefix}api/v1/assessments/{aid}/grading" + (

@@ -16,6 +16,7 @@ from openpyxl import load_workbook
 from sadari.graders.autograde import Autograder, NbgraderSubprocess, SandboxAutograder
 from sadari.graders.sandbox import local
 from sadari.hub import assessments as ops_
+from sadari.hub import workers as workers_
 from sadari.hub.core.curriculum import Curriculum
 from sadari.hub.core.roster import parse_roster
 from sadari.hub.settings import SadariSettings
@@ -92,7 +93,7 @@ def test_release_grade_manual_grade_feedback_export(
     seen: list[tuple[int, int]] = []
     grader = make_grader(grader_kind)
     try:
-        counts = ops_.autograde(
+        counts = workers_.autograde(
             ops,
             AID,
             grader,

@@ -19,6 +19,7 @@ from tornado.httpclient import AsyncHTTPClient
 
 from sadari.graders.autograde import CellScore, Job, NbgraderSubprocess, Outcome
 from sadari.hub import assessments as ops_
+from sadari.hub import workers as workers_
 from sadari.hub.core.curriculum import Curriculum
 from sadari.hub.core.roster import parse_roster
 from sadari.hub.settings import SadariSettings
@@ -125,8 +126,8 @@ def test_a_regrade_queues_again_with_an_audited_reason_and_runs_once(
     sid = submit(ops, "pm1")
     other = submit(ops, "pm2")
     grader = Counting()
-    assert ops_.autograde(ops, AID, grader, COHORT) == {"graded": 2}
-    assert ops_.autograde(ops, AID, grader, COHORT) == {}  # once per release: nothing again
+    assert workers_.autograde(ops, AID, grader, COHORT) == {"graded": 2}
+    assert workers_.autograde(ops, AID, grader, COHORT) == {}  # once per release: nothing again
     assert len(grader.jobs) == 2
 
     with pytest.raises(ValueError, match="reason is required"):
@@ -140,9 +141,9 @@ def test_a_regrade_queues_again_with_an_audited_reason_and_runs_once(
         assert grading.statuses(s, [sid, other]) == {sid: "queued", other: "done"}
         assert ex.submission(s, sid).result.raw_score in (1.0, 2.0)  # the result stands meanwhile
 
-    counts = ops_.work(ops, grader)  # the next worker (the service's loop) grades it
+    counts = workers_.work(ops, grader)  # the next worker (the service's loop) grades it
     assert counts == {"graded": 1} and grader.jobs == ["pm1", "pm2", "pm1"]
-    assert ops_.work(ops, grader) == {}  # and only once
+    assert workers_.work(ops, grader) == {}  # and only once
     with ops.sessions() as s:
         j = s.get(GradingJob, job["job"])
         assert (j.status, j.attempts) == ("done", 1)
@@ -166,7 +167,7 @@ async def test_the_api_queues_a_regrade_and_answers_202_with_its_progress(
     monkeypatch.setattr(ops_, "prepare", lambda o, c, aid: o.course_dir(c))
     sid = submit(ops, "pm1")
     grader = Counting()
-    ops_.autograde(ops, AID, grader, COHORT)
+    workers_.autograde(ops, AID, grader, COHORT)
     client = AsyncHTTPClient()
 
     async def fetch(path: str, method: str = "GET", body: Any = None) -> tuple[int, Any]:
@@ -196,7 +197,7 @@ async def test_the_api_queues_a_regrade_and_answers_202_with_its_progress(
         code, p = await fetch(f"{base}/grading?lang=en")
         assert (code, p["grading"], p["job"]["status"]) == (200, "queued", "queued")
         assert p["result"]["raw_score"] == 1.0  # the first grading's, until the regrade's
-        ops_.work(ops, grader)
+        workers_.work(ops, grader)
         code, p = await fetch(f"{base}/grading")
         assert (p["grading"], p["status"], p["result"]["raw_score"]) == ("done", "graded", 2.0)
         assert p["cells"] == [{"notebook": AID, "cell": "pm-test", "score": 2.0, "max_score": 10.0}]
@@ -234,7 +235,7 @@ def test_the_preview_says_who_is_held_waiting_or_without_a_submission_and_writes
             s, a, "pm2", DUE + timedelta(days=2), actor="inst", reason="병가", now=NOW
         )
     grader = NbgraderSubprocess()
-    assert ops_.autograde(ops, AID, grader, COHORT) == {"graded": 3}
+    assert workers_.autograde(ops, AID, grader, COHORT) == {"graded": 3}
     regrade(ops, ids["pm3"], "the memo cell was misread")
     ops.now = Clock(DUE + timedelta(hours=1))  # past the deadline, not pm2's extension
 

@@ -31,6 +31,7 @@ from sadari.graders.autograde import Autograder, Job, NbgraderSubprocess, Outcom
 from sadari.graders.exchange.client import ServiceClient
 from sadari.graders.sandbox import local
 from sadari.hub import assessments as ops_
+from sadari.hub import workers as workers_
 from sadari.hub.core import permissions as perm
 from sadari.hub.core.curriculum import Curriculum
 from sadari.hub.core.roster import parse_roster
@@ -119,7 +120,7 @@ def submit(ops: ops_.Ops, user: str, notebook: bytes | None = None) -> int:
 def autograde(ops: ops_.Ops, grader: Autograder | None = None) -> dict[str, int]:
     grader = grader or NbgraderSubprocess()
     try:
-        return ops_.autograde(ops, AID, grader, COHORT)
+        return workers_.autograde(ops, AID, grader, COHORT)
     finally:
         grader.close()
 

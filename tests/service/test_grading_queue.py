@@ -19,6 +19,7 @@ import pytest
 from sqlalchemy import select
 
 from sadari.hub import assessments as ops_
+from sadari.hub import workers as workers_
 from sadari.hub.core.curriculum import Curriculum
 from sadari.hub.core.roster import parse_roster
 from sadari.hub.settings import SadariSettings
@@ -505,7 +506,7 @@ def test_the_service_stopped_mid_job_gives_the_job_back_and_leaves_nothing_runni
         assert grading_procs
         with ops.sessions() as s:
             (live,) = grading.live(s, datetime.now(UTC))
-            assert (live.who, live.pid) == (ops_.SERVICE_WORKER, service.pid)
+            assert (live.who, live.pid) == (workers_.SERVICE_WORKER, service.pid)
         t0 = time.monotonic()
         service.send_signal(signal.SIGTERM)
         out, _ = service.communicate(timeout=30)
