@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from jupyterhub.services.auth import check_scopes
 from sqlalchemy import event
 from tornado.httpclient import AsyncHTTPClient
 from tornado.httpserver import HTTPServer
@@ -33,6 +32,7 @@ from sadari.hub.storage import LocalBlobStore
 from sadari.hub.store import exchange as ex
 from sadari.hub.store import repo
 from sadari.hub.store.db import session_factory
+from tests.support.service import FakeAuth
 
 COHORT = "2026-seoul-1"
 AID = "da-basics-check"  # 10 points, due +13d 18:00 KST, 10 %/hour late, cap 50 %
@@ -192,37 +192,6 @@ def test_empty_cohort_and_assessment(engine, curriculum: Curriculum) -> None:  #
 
 
 # --- the endpoints and pages ---------------------------------------------------------------------
-
-
-class FakeAuth:
-    """HubOAuth's part the handlers use: the caller from 'Authorization: token NAME'."""
-
-    access_scopes = {perm.ACCESS}
-    base_url = "/services/sadari/"
-
-    def __init__(self, users: dict[str, list[str]]) -> None:
-        self.users = users
-
-    def _persist_url_token_if_set(self, handler: Any) -> None:
-        """A page's login token in the URL: none here."""
-
-    def get_user(self, handler: Any, sync: bool = True) -> Any:
-        name = handler.request.headers.get("Authorization", "").removeprefix("token ")
-        model = (
-            {"name": name, "kind": "user", "scopes": self.users[name]}
-            if name in self.users
-            else None
-        )
-        if sync:
-            return model
-
-        async def later() -> Any:
-            return model
-
-        return later()
-
-    def check_scopes(self, required: Any, model: dict[str, Any]) -> Any:
-        return check_scopes(required, set(model["scopes"]))
 
 
 class FakeHub:

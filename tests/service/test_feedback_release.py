@@ -12,20 +12,13 @@ import io
 import json
 import shutil
 import zipfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from jinja2 import Environment
-from jupyterhub.services.auth import check_scopes
 from sqlalchemy import select
 from tornado.httpclient import AsyncHTTPClient
-from tornado.httpserver import HTTPServer
-from tornado.testing import bind_unused_port
-from tornado.web import Application
 
 from sadari.graders.autograde import Autograder, Job, NbgraderSubprocess, Outcome, SandboxAutograder
 from sadari.graders.exchange.client import ServiceClient
@@ -35,15 +28,15 @@ from sadari.hub import workers as workers_
 from sadari.hub.core import permissions as perm
 from sadari.hub.core.curriculum import Curriculum
 from sadari.hub.core.roster import parse_roster
-from sadari.hub.handlers import default_handlers
-from sadari.hub.service import Context
 from sadari.hub.settings import SadariSettings
 from sadari.hub.storage import LocalBlobStore
 from sadari.hub.store import exchange as ex
 from sadari.hub.store import repo
 from sadari.hub.store.db import make_engine, session_factory
 from sadari.hub.store.models import AuditEntry, Release
+from tests.support import service
 from tests.support.hub import ROOT, hub_env, sadari
+from tests.support.service import FakeAuth
 
 AID = "pm-basics-check"  # late policy zero; hidden tests in four test cells
 COHORT = "2026-seoul-1"
@@ -374,56 +367,9 @@ def test_a_student_version_doctored_after_generation_is_refused(
 # --- what the instructor is told: the API and the CLI ---------------------------------------------
 
 
-class FakeAuth:
-    """HubOAuth answering from a dict of name -> scopes (the token is the name)."""
-
-    access_scopes = {perm.ACCESS}
-
-    def __init__(self, users: dict[str, list[str]]) -> None:
-        self.users = users
-
-    def get_user(self, handler: Any, sync: bool = True) -> Any:
-        name = handler.request.headers.get("Authorization", "").removeprefix("token ")
-        model = (
-            {"name": name, "kind": "user", "scopes": self.users[name]}
-            if name in self.users
-            else None
-        )
-        if sync:
-            return model
-
-        async def later() -> Any:
-            return model
-
-        return later()
-
-    def check_scopes(self, required: Any, model: dict[str, Any]) -> Any:
-        return check_scopes(required, set(model["scopes"]))
-
-
-@contextmanager
-def serving(ops: ops_.Ops) -> Iterator[int]:
-    """The service's handlers on a local port (its number), with the ops' database, blobs and
-    clock; the token `inst` is an instructor's."""
-    ctx = Context(
-        settings=ops.settings,
-        engine=None,  # type: ignore[arg-type]
-        sessions=ops.sessions,
-        curriculum=ops.curriculum,
-        hub=None,
-        hub_auth=FakeAuth({"inst": perm.ROLE_SCOPES["instructor"]}),  # type: ignore[arg-type]
-        templates=Environment(),
-        prefix="/services/sadari/",
-        blobs=ops.blobs,
-        now=ops.now,
-    )
-    sock, port = bind_unused_port()
-    server = HTTPServer(Application(default_handlers, sadari=ctx))
-    server.add_sockets([sock])
-    try:
-        yield port
-    finally:
-        server.stop()
+def serving(ops: ops_.Ops) -> Any:
+    """The service's handlers on a local port; the token `inst` is an instructor's."""
+    return service.serving(ops, FakeAuth({"inst": perm.ROLE_SCOPES["instructor"]}))
 
 
 async def call(port: int, path: str, body: bytes = b"") -> tuple[int, Any]:

@@ -33,7 +33,7 @@ from sadari.hub.settings import SadariSettings
 from sadari.hub.storage import LocalBlobStore
 from sadari.hub.store import repo
 from sadari.hub.store.db import session_factory
-from tests.service.test_analytics import FakeAuth
+from tests.support.service import FakeAuth
 
 NOW = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
 COHORT = "2026-seoul-1"

@@ -10,24 +10,17 @@ regrade)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
-from jinja2 import Environment
 from tornado.httpclient import AsyncHTTPClient
-from tornado.httpserver import HTTPServer
-from tornado.testing import bind_unused_port
-from tornado.web import Application
 
 from sadari.hub import assessments as ops_
 from sadari.hub.core import permissions as perm
-from sadari.hub.handlers import default_handlers
-from sadari.hub.service import Context
 from sadari.hub.store import exchange as ex
 from sadari.hub.store import repo
-from tests.service.test_feedback_release import FakeAuth
 from tests.service.test_manual_grading import AID, COHORT, MEMO, NOW, cells, ops, submit
+from tests.support import service
+from tests.support.service import FakeAuth
 
 __all__ = ["ops"]  # the fixture, from test_manual_grading
 
@@ -40,47 +33,11 @@ STAFF = {
 }
 
 
-class GroupAuth(FakeAuth):
-    """FakeAuth whose user models carry their hub groups, as the hub's do."""
-
-    def __init__(self) -> None:
-        super().__init__({name: scopes for name, (scopes, _) in STAFF.items()})
-
-    def get_user(self, handler: Any, sync: bool = True) -> Any:
-        model = super().get_user(handler, sync=True)
-        if model is not None:
-            model["groups"] = STAFF[model["name"]][1]
-        if sync:
-            return model
-
-        async def later() -> Any:
-            return model
-
-        return later()
-
-
-@contextmanager
-def serving(ops: ops_.Ops) -> Iterator[int]:
-    """The service's handlers on a local port, with the ops' database and clock."""
-    ctx = Context(
-        settings=ops.settings,
-        engine=None,  # type: ignore[arg-type]
-        sessions=ops.sessions,
-        curriculum=ops.curriculum,
-        hub=None,
-        hub_auth=GroupAuth(),  # type: ignore[arg-type]
-        templates=Environment(),
-        prefix="/services/sadari/",
-        blobs=ops.blobs,
-        now=ops.now,
-    )
-    sock, port = bind_unused_port()
-    server = HTTPServer(Application(default_handlers, sadari=ctx))
-    server.add_sockets([sock])
-    try:
-        yield port
-    finally:
-        server.stop()
+def serving(ops: ops_.Ops) -> Any:
+    """The service's handlers on a local port, the staff above calling (with their groups)."""
+    scopes = {name: scopes for name, (scopes, _) in STAFF.items()}
+    groups = {name: groups for name, (_, groups) in STAFF.items()}
+    return service.serving(ops, FakeAuth(scopes, groups))
 
 
 async def call(

@@ -17,7 +17,6 @@ from typing import Any
 
 import pytest
 from jinja2 import Environment
-from jupyterhub.services.auth import check_scopes
 from sqlalchemy import select
 from tornado.httpclient import AsyncHTTPClient
 from tornado.httpserver import HTTPServer
@@ -41,6 +40,7 @@ from sadari.hub.store import repo
 from sadari.hub.store import selection as db
 from sadari.hub.store.db import make_engine, session_factory, upgrade
 from sadari.hub.store.models import AuditEntry, ParticipationInput, Team
+from tests.support.service import FakeAuth
 
 COHORT = "2026-seoul-1"
 DUE = datetime(2026, 11, 29, 9, 0, tzinfo=UTC)  # da-basics-check: +13d 18:00 KST
@@ -373,33 +373,6 @@ def test_standing_and_leaderboard_views(sqlite_engine, cur: Curriculum) -> None:
 
 
 # --- the API's permission checks ------------------------------------------------------------------
-
-
-class FakeAuth:
-    """HubOAuth's part the handlers use: identify the caller from 'Authorization: token NAME'."""
-
-    access_scopes = {perm.ACCESS}
-
-    def __init__(self, users: dict[str, list[str]]) -> None:
-        self.users = users
-
-    def get_user(self, handler: Any, sync: bool = True) -> Any:
-        name = handler.request.headers.get("Authorization", "").removeprefix("token ")
-        model = (
-            {"name": name, "kind": "user", "scopes": self.users[name]}
-            if name in self.users
-            else None
-        )
-        if sync:
-            return model
-
-        async def later() -> Any:
-            return model
-
-        return later()
-
-    def check_scopes(self, required: Any, model: dict[str, Any]) -> Any:
-        return check_scopes(required, set(model["scopes"]))
 
 
 async def test_api_permissions(sqlite_engine, cur: Curriculum, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
