@@ -39,11 +39,18 @@ import { fmt, number, request } from "./api.js";
     if (link) window.location.assign(link.href);
   }
 
+  // the keys work from here on (a module runs after the page is shown: a key pressed before
+  // this did nothing); tests wait for it
+  const ready = () => {
+    body.dataset.keys = "ready";
+  };
+
   if (!form) {
     document.addEventListener("keydown", (event) => {
       if (event.key === "j") go("next");
       if (event.key === "k") go("prev");
     });
+    ready();
     return;
   }
 
@@ -156,4 +163,5 @@ import { fmt, number, request } from "./api.js";
       save();
     }
   });
+  ready();
 })();

@@ -63,9 +63,15 @@ def graded(hub: RunningHub) -> Iterator[dict[str, int]]:
     yield subs
 
 
+async def keys_ready(page: Page) -> None:
+    """Wait until the page's script listens to the keys (it runs after the page is shown)."""
+    await expect(page.locator("body")).to_have_attribute("data-keys", "ready")
+
+
 async def open_answer(page: Page, hub: RunningHub, who: str, n: int, lang: str = "ko") -> None:
     await login(page, hub, who, f"{ANSWER}?n={n}&lang={lang}")
     await expect(page.locator("#grade-form")).to_be_visible()
+    await keys_ready(page)
 
 
 async def test_grade_a_written_answer_with_a_rubric_level_by_keyboard(
@@ -90,6 +96,7 @@ async def test_grade_a_written_answer_with_a_rubric_level_by_keyboard(
     assert "trainee005" not in await page.locator("main").inner_text()
     await expect(page.locator("#answer-cell")).to_contain_text("예시 답안")
     await expect(page.locator("fieldset.levels")).to_contain_text("의사결정")  # levels in Korean
+    await keys_ready(page)
     await page.keyboard.press("1")
     await expect(page.locator("#level-1")).to_be_checked()
     await expect(page.locator("#points")).to_have_value("3")
@@ -102,6 +109,7 @@ async def test_grade_a_written_answer_with_a_rubric_level_by_keyboard(
     await page.keyboard.press("j")  # answer 2: trainee001
     await expect(page).to_have_url(f"{hub.url}{ANSWER}?n=2")
     await expect(page.locator("#trainee")).to_contain_text("#2")
+    await keys_ready(page)
     await page.keyboard.press("3")  # the third level: 1 point
     await expect(page.locator("#points")).to_have_value("1")
     await page.keyboard.press("Enter")
