@@ -8,8 +8,9 @@
 
 Each trainee, at their moment in the window, logs in with the hub's login form and asks for their
 server as a browser does (GET /hub/spawn); a 429 ("too many starting") is retried after the hub's
-Retry-After, as sadari's page does by itself. Time to ready is from the login to the hub reporting
-the server ready. Meanwhile a logged-in person loads /hub/home every 0.5 s. Prints, per hub:
+Retry-After, as sadari's page does by itself; then it waits as the browser's "starting" page does,
+on the spawn's progress event stream (one connection, no polling). Time to ready is from the login
+to the stream saying ready. Meanwhile a logged-in person loads /hub/home every 0.5 s. Prints, per hub:
 ready / failed (not ready after --give-up s), p50/p95/max seconds, how many needed a retry, hub
 home p50/p95, and the memory the N servers take (RSS of their processes).
 
@@ -28,7 +29,10 @@ Ends with one line: RESULT storm n=... stock_ready=... sadari_ready=... (seconds
 from __future__ import annotations
 
 import argparse
+import html
+import json
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -68,10 +72,41 @@ class Storm:
     warm_up_s: float | None = None  # the warm column: how long the servers took to be up
 
 
+def wait_ready(s: requests.Session, hub: Hub, user: str, deadline: float) -> bool:
+    """Wait as the browser does on the hub's "starting" page: one event stream of the spawn's
+    progress (the page's EventSource), until it says ready or failed. True when ready."""
+    page = s.get(f"{hub.bind}/hub/spawn-pending/{user}", timeout=120, allow_redirects=False)
+    if page.status_code in (301, 302, 303):  # not pending any more: running, or stopped
+        return bool(
+            requests.get(f"{hub.api}/users/{user}", headers=hub.headers, timeout=60)
+            .json()
+            .get("servers", {})
+            .get("", {})
+            .get("ready")
+        )
+    found = re.search(r'new EventSource\("([^"]+)"\)', page.text)
+    if found is None:
+        return False
+    url = html.unescape(found.group(1))
+    left = max(1.0, deadline - time.perf_counter())
+    with s.get(f"{hub.bind}{url}", stream=True, timeout=(60, left)) as events:
+        for raw in events.iter_lines():
+            if raw.startswith(b"data:"):
+                event = json.loads(raw[5:])
+                if event.get("ready"):
+                    return True
+                if event.get("failed"):
+                    return False
+    return False
+
+
 def trainee(hub: Hub, user: str, password: str, give_up: float, storm: Storm) -> None:
-    """Log in, ask for the server as a browser does, wait until the hub says it is ready."""
+    """Log in, ask for the server as a browser does (a 429 retried after its Retry-After), wait
+    on the starting page's progress stream until the server is ready; a start the hub gave up
+    is asked for again, until `give_up` seconds from the login."""
     s = requests.Session()
     t0 = time.perf_counter()
+    deadline = t0 + give_up
     retried = False
     try:
         s.get(f"{hub.bind}/hub/login", timeout=60)
@@ -81,23 +116,22 @@ def trainee(hub: Hub, user: str, password: str, give_up: float, storm: Storm) ->
             timeout=120,
             allow_redirects=False,
         )
-        while time.perf_counter() - t0 < give_up:
+        asked = 0
+        while time.perf_counter() < deadline:
             r = s.get(f"{hub.bind}/hub/spawn", timeout=120, allow_redirects=False)
             if r.status_code == 429:
                 retried = True
                 time.sleep(float(r.headers.get("Retry-After", "10")))
                 continue
-            break
-        while time.perf_counter() - t0 < give_up:
-            model = requests.get(f"{hub.api}/users/{user}", headers=hub.headers, timeout=60).json()
-            server = model.get("servers", {}).get("", {})
-            if server.get("ready"):
-                storm.ready.append(time.perf_counter() - t0)
-                return
-            if not server and time.perf_counter() - t0 > 30:  # gave up by the hub: ask again
-                retried = True
-                s.get(f"{hub.bind}/hub/spawn", timeout=120, allow_redirects=False)
-            time.sleep(0.5)
+            asked += 1
+            retried = retried or asked > 1
+            try:
+                if wait_ready(s, hub, user, deadline):
+                    storm.ready.append(time.perf_counter() - t0)
+                    return
+            except requests.RequestException:
+                pass  # the stream broke off (the hub busy): look again
+            time.sleep(1)
         storm.failed.append(user)
     except requests.RequestException as e:
         storm.failed.append(f"{user} ({type(e).__name__})")
