@@ -38,6 +38,7 @@ import requests
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from tests.support import procs  # noqa: E402
 from tests.support.hub import BIN, free_port, hub_env, sadari  # noqa: E402
 
 BENCH_SERVICE = """
@@ -155,6 +156,9 @@ class Hub:
         if pid_file.exists():
             with contextlib.suppress(ProcessLookupError, ValueError):
                 os.kill(int(pid_file.read_text()), signal.SIGTERM)
+        # a hub killed because it did not stop in time leaves its services running (the idle
+        # culler, in a session of its own): nothing working in its folder stays
+        procs.kill(procs.ours(roots=[self.data], token=""))
 
 
 def stock_config(data: Path, token: str, extra: str = "") -> tuple[Path, str]:
