@@ -426,7 +426,11 @@ class LocalSandbox(KernelPool):
             raise RuntimeError(reason)
         super().__init__(pool, limits or Limits(), start_timeout)
         self.python = python
-        self._claims = claim_uids(slots + pool)
+        # one uid per slot, one per kernel waiting in the pool, and one for the kernel the pool
+        # starts ahead while it is full (KernelPool._refill holds it until a kernel is taken):
+        # without that one, runs whose limits differ from the pool's (which start a kernel of
+        # their own) would wait for a uid forever with one slot
+        self._claims = claim_uids(slots + pool + (1 if pool else 0))
         self.uids = [uid for uid, _ in self._claims]
         self.free_uids: queue.Queue[int] = queue.Queue()
         for uid in self.uids:

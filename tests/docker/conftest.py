@@ -81,6 +81,9 @@ def docker_hub(
         # ten trainees start at once here: above the default limit of 4 per core, which would
         # answer some of them 429 ("too many starting") as a class storm should
         SADARI_SPAWN_CONCURRENCY=str(TRAINEES + 2),
+        # ... and, in `make test`, beside three other lanes of tests on two cores: a container's
+        # server then takes longer than the 60 s a hub waits by default before it gives up
+        SADARI_SERVER_HTTP_TIMEOUT="200",
     )
     try:
         yield hub

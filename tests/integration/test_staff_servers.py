@@ -76,7 +76,7 @@ def wait_ready(hub: RunningHub, user: str, ready: bool = True, timeout: float = 
         if bool(server and server.get("ready")) == ready and not (server or {}).get("pending"):
             return
         time.sleep(0.3)
-    raise TimeoutError(f"{user}: ready={not ready} still:\n{hub.log()[-3000:]}")
+    raise TimeoutError(f"{user}: ready={not ready} still:\n{hub.story()}")
 
 
 def test_the_hub_lets_instructors_reach_their_cohorts_servers_only(hub: RunningHub) -> None:

@@ -54,7 +54,7 @@ def test_servers_of_the_class_are_started_before_it(hub: RunningHub) -> None:
             if model.get("servers", {}).get("", {}).get("ready"):
                 ready.add(user)
         time.sleep(1)
-    assert ready == set(trainees), hub.log()[-3000:]
+    assert ready == set(trainees), hub.story()
     assert "warm-up: class of 2026-seoul-1" in hub.log()
     for user in ("instructor", "admin"):  # staff are not in the cohort: not warmed
         assert not hub.call(user, "GET", f"/hub/api/users/{user}").json().get("servers")

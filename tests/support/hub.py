@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -31,6 +32,8 @@ from tests.support import procs
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 PASSWORD = "test-demo-password"
+# an access-log line of a request answered 2xx or 3xx (JupyterHub's and tornado's formats)
+ROUTINE = re.compile(r"(log:\d+\]|tornado\.access\]) [23]\d\d (GET|POST|HEAD|PATCH|PUT|DELETE) ")
 
 
 def free_port() -> int:
@@ -145,6 +148,12 @@ class RunningHub:
         """What the hub (and the service, and the servers) printed."""
         return self.log_path.read_text(errors="replace")
 
+    def story(self, chars: int = 6000) -> str:
+        """The log's last `chars` without the lines of routine success (2xx/3xx answers to
+        requests, which polling tests make many of): what a failure message should show."""
+        kept = [line for line in self.log().splitlines() if not ROUTINE.search(line)]
+        return "\n".join(kept)[-chars:]
+
     def wait_ready(self, timeout: float = 60) -> None:
         """Until the service answers as the automation service and a full sync has run."""
         deadline = time.monotonic() + timeout
@@ -159,7 +168,7 @@ class RunningHub:
             except requests.RequestException:
                 pass
             time.sleep(0.3)
-        raise TimeoutError(f"hub not ready after {timeout}s:\n{self.log()[-3000:]}")
+        raise TimeoutError(f"hub not ready after {timeout}s:\n{self.story()}")
 
     def restart(self, while_down: Callable[[], None] = lambda: None) -> None:
         """Stop the hub alone (the proxy and the servers keep running, as with `sadari
@@ -273,13 +282,22 @@ class RunningHub:
         t0 = time.monotonic()
         r = self.call(username, "POST", f"/hub/api/users/{username}/server")
         assert r.status_code in (201, 202), r.text
+        model: dict[str, Any] = {}
         while time.monotonic() - t0 < timeout:
             model = self.call(username, "GET", f"/hub/api/users/{username}").json()
             server = model.get("servers", {}).get("")
             if server and server.get("ready"):
                 return time.monotonic() - t0
+            if not server and not model.get("pending"):  # the hub gave the start up
+                raise RuntimeError(
+                    f"{username}'s server stopped after {time.monotonic() - t0:.0f} s while "
+                    f"starting:\n{self.story()}"
+                )
             time.sleep(0.2)
-        raise TimeoutError(f"{username}'s server not ready:\n{self.log()[-3000:]}")
+        raise TimeoutError(
+            f"{username}'s server not ready after {timeout:.0f} s "
+            f"(pending={model.get('pending')!r}, servers={model.get('servers')!r}):\n{self.story()}"
+        )
 
     def stop_server(self, username: str, timeout: float = 60) -> None:
         """Stop the user's server and wait until it is gone."""
