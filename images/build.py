@@ -22,6 +22,7 @@ and the grading workers) carries the assessment sources.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import shutil
 import subprocess
@@ -72,6 +73,9 @@ class Target:
     labs_of: str | None = None
     trainee_facing: bool = False
     dockerfile_stage: str | None = None  # build only up to this stage (`docker build --target`)
+    # whether it installs sadari's own wheel (staged as `project/`): a target that does not must
+    # not have it in its context, or each change to the code would change its inputs
+    project: bool = True
 
     def staged(self) -> dict[str, Path]:
         """Everything staged into the context: `stage` and the track's practice labs."""
@@ -138,6 +142,7 @@ def _targets() -> dict[str, Target]:
             | CHECK,
             # never run by anyone: the images built FROM it (singleuser, lab-*) check themselves
             dockerfile_stage="deps",
+            project=False,
         ),
         "hub": Target(
             IMAGES / "hub",
@@ -148,12 +153,8 @@ def _targets() -> dict[str, Target]:
         targets[f"lab-{track}"] = Target(
             IMAGES / "lab",
             _labs_requirements() | CHECK,
-            args={
-                "TRACK": track,
-                "SINGLEUSER_IMAGE": "{singleuser}",
-                "SINGLEUSER_DEPS_IMAGE": "{singleuser-deps}",
-            },
-            needs=("singleuser-deps", "singleuser"),
+            args={"TRACK": track, "SINGLEUSER_DEPS_IMAGE": "{singleuser-deps}"},
+            needs=("singleuser-deps",),
             labs_of=track,  # its practice labs only (never assessments/ or rubrics)
             trainee_facing=True,
         )
@@ -243,10 +244,36 @@ def build_base(name: str = DEFAULT_BASE) -> None:
 SOURCE_ONLY = ("onetimepass==1.0.1",)  # of jupyterhub-nativeauthenticator (hub image)
 
 
+def requirements_digest(requirements: list[Path]) -> str:
+    """A digest of the requirement files, those they include (`-r`) and what the download is
+    for (the images' Python and platforms)."""
+    h = hashlib.sha256(repr((IMAGE_PYTHON, PLATFORMS, SOURCE_ONLY)).encode())
+    todo, seen = list(requirements), set()
+    while todo:
+        path = todo.pop(0).resolve()
+        if path in seen:
+            continue
+        seen.add(path)
+        text = path.read_text(encoding="utf-8")
+        h.update(f"{path.name}\0{text}\0".encode())
+        for line in text.splitlines():
+            if line.strip().startswith("-r "):
+                todo.append(path.parent / line.strip()[3:].strip())
+    return h.hexdigest()
+
+
 def fill_wheelhouse(wheelhouse: Path, requirements: list[Path]) -> None:
     """Download the wheels the images need into `wheelhouse` (binary wheels for the images'
-    Python, whatever the host's Python is)."""
+    Python, whatever the host's Python is), unless it already holds what these same requirement
+    files asked for: a stamp beside it (not in it: it is copied into build contexts) records the
+    requirements of the last complete download."""
     wheelhouse.mkdir(parents=True, exist_ok=True)
+    stamp = wheelhouse.with_name(wheelhouse.name + ".requirements")
+    digest = requirements_digest(requirements)
+    done = stamp.read_text().split() if stamp.exists() else []
+    if digest in done:
+        log(f"{wheelhouse} holds what these requirements pin: nothing to download")
+        return
     for spec in SOURCE_ONLY:
         name = spec.split("==")[0]
         if not any(wheelhouse.glob(f"{name}-{spec.split('==')[1]}-py*.whl")):
@@ -293,6 +320,7 @@ def fill_wheelhouse(wheelhouse: Path, requirements: list[Path]) -> None:
         ],
         check=True,
     )
+    stamp.write_text("\n".join([*done, digest]) + "\n")
 
 
 def requirement_files(targets: list[str]) -> list[Path]:
@@ -310,7 +338,7 @@ def project_wheel(dest: Path) -> None:
     """A wheel of sadari itself in `dest` (byte-identical for identical code, so the image layer
     that installs it comes from the build cache until the code changes)."""
     dest.mkdir(parents=True)
-    subprocess.run(
+    run = subprocess.run(
         [
             sys.executable,
             "-m",
@@ -323,9 +351,12 @@ def project_wheel(dest: Path) -> None:
             str(dest),
             str(ROOT),
         ],
-        check=True,
+        capture_output=True,
+        text=True,
         env={**os.environ, "SOURCE_DATE_EPOCH": "315532800"},
     )
+    if run.returncode:
+        sys.exit(f"pip wheel of sadari failed:\n{run.stdout[-4000:]}{run.stderr[-4000:]}")
 
 
 def _stage(context: Path, staged: str, source: Path) -> None:
@@ -358,9 +389,13 @@ def check_context(target: str, context: Path) -> list[instructor_material.Findin
     return instructor_material.scan_context(context)
 
 
-def stage_wheels(context: Path, wheelhouse: Path) -> None:
-    """sadari's own wheel (`project/`) and the wheelhouse (`wheelhouse/`, hard links if it can)."""
-    project_wheel(context / "project")
+def stage_wheels(context: Path, wheelhouse: Path, project: Path | None | bool = None) -> None:
+    """sadari's own wheel (`project/`: copied from `project`, a folder holding it, else built;
+    none when `project` is False) and the wheelhouse (`wheelhouse/`, hard links if it can)."""
+    if project is None or project is True:
+        project_wheel(context / "project")
+    elif project is not False:
+        shutil.copytree(project, context / "project")
     try:
         shutil.copytree(wheelhouse, context / "wheelhouse", copy_function=os.link)
     except OSError:  # another file system: copy instead of linking
@@ -376,9 +411,46 @@ def build_args(target: str, base_image: str) -> dict[str, str]:
     return args
 
 
-def build(target: str, base_image: str, wheelhouse: Path) -> str:
+INPUTS_LABEL = "org.sadari.inputs"
+
+
+def inputs_digest(target: str, context: Path, args: dict[str, str]) -> str:
+    """A digest of everything a build of `target` reads: the staged context (the wheelhouse's
+    wheels by name and size: a wheel's name says its version), the build arguments and the ids of
+    the images it is built FROM."""
+    h = hashlib.sha256(repr((sorted(args.items()), TARGETS[target].dockerfile_stage)).encode())
+    for image in (args["BASE_IMAGE"], *(image_name(t) for t in TARGETS[target].needs)):
+        h.update(f"{image}={image_id(image)}\0".encode())
+    for path in sorted(context.rglob("*")):
+        if not path.is_file():
+            continue
+        rel = path.relative_to(context).as_posix()
+        if rel.startswith("wheelhouse/"):
+            h.update(f"{rel}\0{path.stat().st_size}\0".encode())
+        else:
+            h.update(f"{rel}\0{path.stat().st_mode & 0o111}\0".encode())
+            h.update(hashlib.sha256(path.read_bytes()).digest())
+    return h.hexdigest()
+
+
+def built_from(name: str) -> str | None:
+    """The inputs digest the image `name` was built from (its label), or None."""
+    run = docker(
+        "image",
+        "inspect",
+        "--format",
+        f'{{{{index .Config.Labels "{INPUTS_LABEL}"}}}}',
+        name,
+        capture_output=True,
+    )
+    return run.stdout.strip() or None if run.returncode == 0 else None
+
+
+def build(target: str, base_image: str, wheelhouse: Path, project: Path | None = None) -> str:
     """Build one target from a staged context (Dockerfile, requirements, wheelhouse, labs); a
-    trainee-facing target whose context holds instructor material is refused before building."""
+    trainee-facing target whose context holds instructor material is refused before building.
+    An image already built from the same inputs (its label says so) is kept as it is: no
+    context is sent to the engine."""
     name = image_name(target)
     with tempfile.TemporaryDirectory(prefix=f"sadari-build-{target}-") as tmp:
         context = Path(tmp)
@@ -389,9 +461,14 @@ def build(target: str, base_image: str, wheelhouse: Path) -> str:
                 f"{name} is not built: trainees would get instructor material (assessments "
                 "reach them only through the exchange):\n" + instructor_material.report(findings)
             )
-        stage_wheels(context, wheelhouse)
+        stage_wheels(context, wheelhouse, project if TARGETS[target].project else False)
         args = build_args(target, base_image)
+        digest = inputs_digest(target, context, args)
+        if built_from(name) == digest:
+            log(f"{name} is up to date (built from the same inputs)")
+            return name
         flags = [a for k, v in args.items() for a in ("--build-arg", f"{k}={v}")]
+        flags += ["--label", f"{INPUTS_LABEL}={digest}"]
         if TARGETS[target].dockerfile_stage:
             flags += ["--target", str(TARGETS[target].dockerfile_stage)]
         before = image_id(name)
@@ -444,11 +521,14 @@ def main(argv: list[str] | None = None) -> int:
     targets = with_needs(args.targets)
     if not args.offline:
         fill_wheelhouse(args.wheelhouse, requirement_files(targets))
-    for target in targets:
-        try:
-            print(build(target, args.base_image, args.wheelhouse))
-        except InstructorMaterial as e:
-            sys.exit(str(e))
+    with tempfile.TemporaryDirectory(prefix="sadari-wheel-") as tmp:
+        project = Path(tmp) / "project"
+        project_wheel(project)  # once for every target
+        for target in targets:
+            try:
+                print(build(target, args.base_image, args.wheelhouse, project), flush=True)
+            except InstructorMaterial as e:
+                sys.exit(str(e))
     return 0
 
 

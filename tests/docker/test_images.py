@@ -294,7 +294,7 @@ def test_a_track_image_holding_an_assessment_does_not_build(
     wheelhouse = Path(
         os.environ.get("SADARI_WHEELHOUSE", Path.home() / ".cache" / "sadari" / "wheelhouse")
     )
-    shutil.copytree(wheelhouse, context / "wheelhouse", copy_function=os.link)
+    build.stage_wheels(context, wheelhouse)  # sadari's wheel and the wheelhouse, as build.py does
     tag = f"sadari-test/leak:{uuid.uuid4().hex[:8]}"
     flags = [
         a
