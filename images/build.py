@@ -337,7 +337,14 @@ def requirement_files(targets: list[str]) -> list[Path]:
 def project_wheel(dest: Path) -> None:
     """A wheel of sadari itself in `dest` (byte-identical for identical code, so the image layer
     that installs it comes from the build cache until the code changes)."""
+    import fcntl
+
     dest.mkdir(parents=True)
+    lock = (ROOT / "build.lock").open("w")  # one wheel build at a time in this checkout
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    # setuptools copies the sources into build/ and leaves them there: a file since deleted
+    # would still be in the wheel (and in every image) without this
+    shutil.rmtree(ROOT / "build", ignore_errors=True)
     run = subprocess.run(
         [
             sys.executable,
@@ -355,6 +362,7 @@ def project_wheel(dest: Path) -> None:
         text=True,
         env={**os.environ, "SOURCE_DATE_EPOCH": "315532800"},
     )
+    lock.close()
     if run.returncode:
         sys.exit(f"pip wheel of sadari failed:\n{run.stdout[-4000:]}{run.stderr[-4000:]}")
 
