@@ -43,10 +43,15 @@ system-deps:
 $(BIN)/activate: | system-deps
 	$(PYTHON) -m venv $(VENV)
 
+# rfc3987-syntax, uninstalled after the install: jsonschema's optional IRI-format checker (its
+# format-nongpl extra, which jupyter-events asks for) compiles a grammar each time jsonschema is
+# imported, about 1 s of CPU in every trainee server, hub, service and `sadari` command. Without it
+# jsonschema leaves "iri" formats unchecked (no schema sadari or Jupyter validates here uses one).
 $(VENV)/.installed: $(BIN)/activate pyproject.toml labs/requirements.txt $(wildcard labs/requirements/*.txt) \
 		hub/singleuser/lab-overrides.json
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[test,postgresql,auth,docker,singleuser,culler]' -r labs/requirements.txt
+	$(BIN)/python -m pip uninstall -q -y rfc3987-syntax
 	install -D -m 644 hub/singleuser/lab-overrides.json \
 		$(VENV)/share/jupyter/lab/settings/overrides.d/sadari.json
 	touch $@

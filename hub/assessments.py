@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from nbgrader.api import MissingEntry
 from sqlalchemy.orm import Session, object_session, sessionmaker
 
 from ..graders.autograde import (
@@ -310,7 +309,7 @@ def prepare(ops: Ops, cohort: str, aid: str) -> Path:
 def _gradebook_time(course: Path, aid: str, username: str) -> datetime | None:
     """When the submission nbgrader's gradebook holds for a trainee was made (naive UTC), or
     None: the gradebook is per trainee, not per submission, so this says whose grades it has."""
-    from nbgrader.api import Gradebook
+    from nbgrader.api import Gradebook, MissingEntry
 
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
         try:
@@ -326,6 +325,8 @@ def import_manual_grades(ops: Ops, aid: str, cohort: str | None = None) -> int:
     whose grading the gradebook holds (the same server time) and that have a grading to amend.
     Grades given in sadari's grading pages win: the import never overwrites them, and only
     brings points formgrader has (it never empties a cell); how many results it touched."""
+    from nbgrader.api import MissingEntry  # here: importing nbgrader costs every CLI command 2 s
+
     n = 0
     for c in _cohorts(ops, aid, cohort):
         course = ops.course_dir(c)
