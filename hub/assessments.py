@@ -325,7 +325,7 @@ def import_manual_grades(ops: Ops, aid: str, cohort: str | None = None) -> int:
     whose grading the gradebook holds (the same server time) and that have a grading to amend.
     Grades given in sadari's grading pages win: the import never overwrites them, and only
     brings points formgrader has (it never empties a cell); how many results it touched."""
-    from nbgrader.api import MissingEntry  # here: importing nbgrader costs every CLI command 2 s
+    from nbgrader.api import MissingEntry
 
     n = 0
     for c in _cohorts(ops, aid, cohort):

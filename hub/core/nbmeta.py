@@ -19,15 +19,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import nbformat
-from nbgrader.nbgraderformat import (  # type: ignore[import-untyped]
-    SCHEMA_VERSION,
-    MetadataValidator,
-    SchemaTooNewError,
-    SchemaTooOldError,
-    ValidationError,
-)
-
 from .yamlsrc import Problem
 
 UPDATE_COMMAND = "sadari curriculum check --update"
@@ -63,7 +54,7 @@ class NotebookMeta:
     stale: tuple[str, ...] = ()
     too_new: tuple[str, ...] = ()
     errors: tuple[CellError, ...] = field(default_factory=tuple)
-    expected: int = SCHEMA_VERSION
+    expected: int = field(default_factory=lambda: _schema_version())
 
     @property
     def needs_update(self) -> bool:
@@ -116,6 +107,13 @@ def _name(index: int, nbg: dict[str, Any]) -> str:
     return str(gid) if gid else f"cells[{index}]"
 
 
+def _schema_version() -> int:
+    """The nbgrader metadata schema version this nbgrader writes."""
+    from nbgrader.nbgraderformat import SCHEMA_VERSION  # type: ignore[import-untyped]
+
+    return int(SCHEMA_VERSION)
+
+
 def _message(e: Exception) -> str:
     text = getattr(e, "message", None) or str(e)
     return " ".join(str(text).split())
@@ -124,6 +122,13 @@ def _message(e: Exception) -> str:
 def _cell_errors(nb: Any) -> list[CellError]:
     """Validate every nbgrader cell of `nb` (a NotebookNode) as nbgrader does, one at a time so
     each error names its cell (duplicate grade_ids are labcheck's)."""
+    from nbgrader.nbgraderformat import (
+        MetadataValidator,
+        SchemaTooNewError,
+        SchemaTooOldError,
+        ValidationError,
+    )
+
     validator = MetadataValidator()
     errors = []
     for i, cell in enumerate(nb.cells):
@@ -142,6 +147,11 @@ def _cell_errors(nb: Any) -> list[CellError]:
 def inspect(data: bytes, file: str) -> NotebookMeta | None:
     """nbgrader's verdict on the notebook in `data` (None when it is not a readable nbformat 4
     notebook: core/labcheck.py reports that)."""
+    # nbgrader and nbformat are imported where they are used: a `sadari` command that reads no
+    # notebook does not pay for them
+    import nbformat
+    from nbgrader.nbgraderformat import SCHEMA_VERSION, MetadataValidator
+
     try:
         raw = json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
@@ -179,6 +189,9 @@ def inspect(data: bytes, file: str) -> NotebookMeta | None:
 def upgrade(data: bytes) -> bytes:
     """What `nbgrader update` writes for the notebook in `data`: every nbgrader cell upgraded to
     the current schema, then validated (ValidationError, SchemaTooNewError as nbgrader raises)."""
+    import nbformat
+    from nbgrader.nbgraderformat import MetadataValidator
+
     nb = nbformat.reads(data.decode("utf-8"), as_version=nbformat.current_nbformat)  # type: ignore[no-untyped-call]
     nb = MetadataValidator().upgrade_notebook_metadata(nb)
     MetadataValidator().validate_nb(nb)

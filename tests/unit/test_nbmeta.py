@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from nbgrader import nbgraderformat  # type: ignore[import-untyped]
+
 from sadari.hub.core import nbmeta
 from sadari.hub.core.labcheck import graded_points
 
@@ -28,7 +30,7 @@ def _cell(kind: str = "code", **meta: object) -> dict[str, object]:
 def test_old_schema_needs_update() -> None:
     meta = nbmeta.inspect((PS1 / "Problem 1.ipynb").read_bytes(), "Problem 1.ipynb")
     assert meta is not None and meta.needs_update
-    assert meta.versions == (1,) and meta.expected == nbmeta.SCHEMA_VERSION == 3
+    assert meta.versions == (1,) and meta.expected == nbgraderformat.SCHEMA_VERSION == 3
     assert meta.stale[:2] == ("squares", "test_data_exists") and not meta.errors
     (problem,) = meta.problems()
     assert problem.file == "Problem 1.ipynb"
