@@ -481,7 +481,7 @@ def import_course(
                 points[name] = sum(graded_points(nb or {}).values())
             if updated:
                 out(
-                    f"  nbgrader metadata updated to schema {nbmeta.SCHEMA_VERSION} "
+                    f"  nbgrader metadata updated to schema {nbmeta.schema_version()} "
                     f"(`nbgrader update`): {', '.join(updated)}"
                 )
             total = sum(points.values())

@@ -54,7 +54,7 @@ class NotebookMeta:
     stale: tuple[str, ...] = ()
     too_new: tuple[str, ...] = ()
     errors: tuple[CellError, ...] = field(default_factory=tuple)
-    expected: int = field(default_factory=lambda: _schema_version())
+    expected: int = field(default_factory=lambda: schema_version())
 
     @property
     def needs_update(self) -> bool:
@@ -107,7 +107,7 @@ def _name(index: int, nbg: dict[str, Any]) -> str:
     return str(gid) if gid else f"cells[{index}]"
 
 
-def _schema_version() -> int:
+def schema_version() -> int:
     """The nbgrader metadata schema version this nbgrader writes."""
     from nbgrader.nbgraderformat import SCHEMA_VERSION  # type: ignore[import-untyped]
 
