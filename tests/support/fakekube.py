@@ -34,10 +34,23 @@ def quantity(value: str) -> float | int:
     return int(value)
 
 
+def remove_leftover_pods() -> None:
+    """The pod containers of an earlier run that was killed before it deleted them (the tests
+    count what is left of their own pods by this name)."""
+    left = subprocess.run(
+        ["docker", "ps", "-aq", "--filter", "name=^sadari-fakepod-"],
+        capture_output=True,
+        text=True,
+    ).stdout.split()
+    if left:
+        subprocess.run(["docker", "rm", "-f", *left], capture_output=True)
+
+
 class FakeCluster:
     """`url` and `token` to give graders/sandbox/cluster.ClusterAPI; `calls` records requests."""
 
     def __init__(self) -> None:
+        remove_leftover_pods()
         self.token = secrets.token_hex(16)
         self.config_maps: dict[str, dict[str, Any]] = {}
         self.jobs: dict[str, dict[str, Any]] = {}
