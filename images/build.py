@@ -340,29 +340,28 @@ def project_wheel(dest: Path) -> None:
     import fcntl
 
     dest.mkdir(parents=True)
-    lock = (ROOT / "build.lock").open("w")  # one wheel build at a time in this checkout
-    fcntl.flock(lock, fcntl.LOCK_EX)
-    # setuptools copies the sources into build/ and leaves them there: a file since deleted
-    # would still be in the wheel (and in every image) without this
-    shutil.rmtree(ROOT / "build", ignore_errors=True)
-    run = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "--quiet",
-            "--disable-pip-version-check",
-            "--no-deps",
-            "--wheel-dir",
-            str(dest),
-            str(ROOT),
-        ],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "SOURCE_DATE_EPOCH": "315532800"},
-    )
-    lock.close()
+    with (ROOT / "build.lock").open("w") as lock:  # one wheel build at a time in this checkout
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        # setuptools copies the sources into build/ and leaves them there: a file since deleted
+        # would still be in the wheel (and in every image) without this
+        shutil.rmtree(ROOT / "build", ignore_errors=True)
+        run = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "wheel",
+                "--quiet",
+                "--disable-pip-version-check",
+                "--no-deps",
+                "--wheel-dir",
+                str(dest),
+                str(ROOT),
+            ],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "SOURCE_DATE_EPOCH": "315532800"},
+        )
     if run.returncode:
         sys.exit(f"pip wheel of sadari failed:\n{run.stdout[-4000:]}{run.stderr[-4000:]}")
 
@@ -397,13 +396,16 @@ def check_context(target: str, context: Path) -> list[instructor_material.Findin
     return instructor_material.scan_context(context)
 
 
-def stage_wheels(context: Path, wheelhouse: Path, project: Path | None | bool = None) -> None:
-    """sadari's own wheel (`project/`: copied from `project`, a folder holding it, else built;
-    none when `project` is False) and the wheelhouse (`wheelhouse/`, hard links if it can)."""
-    if project is None or project is True:
+def stage_project(context: Path, project: Path | None = None) -> None:
+    """sadari's own wheel as `project/`: copied from `project` (a folder holding it), else built."""
+    if project is None:
         project_wheel(context / "project")
-    elif project is not False:
+    else:
         shutil.copytree(project, context / "project")
+
+
+def stage_wheels(context: Path, wheelhouse: Path) -> None:
+    """The wheelhouse as `wheelhouse/` (hard links if it can)."""
     try:
         shutil.copytree(wheelhouse, context / "wheelhouse", copy_function=os.link)
     except OSError:  # another file system: copy instead of linking
@@ -469,7 +471,9 @@ def build(target: str, base_image: str, wheelhouse: Path, project: Path | None =
                 f"{name} is not built: trainees would get instructor material (assessments "
                 "reach them only through the exchange):\n" + instructor_material.report(findings)
             )
-        stage_wheels(context, wheelhouse, project if TARGETS[target].project else False)
+        if TARGETS[target].project:
+            stage_project(context, project)
+        stage_wheels(context, wheelhouse)
         args = build_args(target, base_image)
         digest = inputs_digest(target, context, args)
         if built_from(name) == digest:

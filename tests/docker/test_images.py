@@ -297,7 +297,8 @@ def test_a_track_image_holding_an_assessment_does_not_build(
     wheelhouse = Path(
         os.environ.get("SADARI_WHEELHOUSE", Path.home() / ".cache" / "sadari" / "wheelhouse")
     )
-    build.stage_wheels(context, wheelhouse)  # sadari's wheel and the wheelhouse, as build.py does
+    build.stage_project(context)  # sadari's wheel and the wheelhouse, as build.py stages them
+    build.stage_wheels(context, wheelhouse)
     tag = f"sadari-test/leak:{uuid.uuid4().hex[:8]}"
     flags = [
         a
