@@ -141,6 +141,7 @@ def update_spawner(s: SadariSettings, c: Config) -> None:
     local.account_prefix = s.account_prefix
     local.private_dirs = [s.data_dir, s.labs_dir]
     local.legacy_homes_dir = str(Path(s.data_dir) / "homes")
+    local.fork_servers = s.fork_servers
     # every backend's policy (the mixin's settings reach the local and the docker spawner)
     c.SadariSpawnerMixin.curriculum_file = str(s.curriculum_file)
     c.SadariSpawnerMixin.labs_dir = s.labs_dir

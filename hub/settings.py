@@ -338,6 +338,18 @@ class SadariSettings(LoggingConfigurable):
     def _default_grading_zygote(self) -> bool:
         return _env("SADARI_GRADING_ZYGOTE", "1") not in ("0", "false", "no", "off")
 
+    fork_servers = Bool(
+        help="""The embedded default forks people's notebook servers from a parent that has
+        already imported jupyter_server, JupyterLab and nbgrader (hub/forkserver.py) instead of
+        starting Python from scratch for each: each still runs as its person's account, about a
+        tenth of the start-up CPU (what a class's 9 a.m. storm is made of). Off: every server
+        starts from scratch. Default: $SADARI_FORK_SERVERS (0 or 1), else on.""",
+    ).tag(config=True, env="SADARI_FORK_SERVERS")
+
+    @default("fork_servers")
+    def _default_fork_servers(self) -> bool:
+        return _env("SADARI_FORK_SERVERS", "1") not in ("0", "false", "no", "off")
+
     service_grading = Bool(
         help="""The service grades what its API queues (autograde, regrade: at once) and jobs left
         waiting in the queue: queued before it (re)started, queued with `--queue-only`, or leased

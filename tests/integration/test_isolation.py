@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from sadari.hub.forkserver import startup_env
 from tests.support.hub import ROOT, RunningHub, sadari
 from tests.support.kernel import run_code
 
@@ -129,6 +130,60 @@ def test_hostile_cell_reads_nothing_of_the_platform_or_others(hub: RunningHub) -
     assert probe(hub, "trainee001", [own_labs], [])[own_labs] == "read"
     for user in ("trainee001", "trainee005", "instructor"):
         hub.stop_server(user)
+
+
+def _stat(pid: int) -> tuple[int, int, int]:
+    """(parent pid, session id, uid) of a live process."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[1]), int(fields[3]), os.stat(f"/proc/{pid}").st_uid
+
+
+def _server_pid(uid: int) -> int:
+    """The pid of the one server running as `uid` (forked: its command line is the fork
+    server's; its kernels are started from scratch and have their own)."""
+    found = [
+        int(e.name)
+        for e in Path("/proc").iterdir()
+        if e.name.isdigit()
+        and e.stat().st_uid == uid
+        and b"sadari.hub.forkserver" in (e / "cmdline").read_bytes()
+    ]
+    assert len(found) == 1, f"uid {uid}: {found}"
+    return found[0]
+
+
+def test_servers_are_forked_from_a_parent_out_of_their_reach(hub: RunningHub) -> None:
+    """hub/forkserver.py: servers forked from one warmed parent (root, holding no secret) each
+    run as their own account in a session of their own; a trainee's kernel can read neither the
+    parent nor another trainee's server, and the parent's environment holds no secret."""
+    users = ("trainee001", "trainee005")
+    for user in users:
+        hub.start_server(user)
+    uids = [pwd.getpwnam(hub.account(u)).pw_uid for u in users]
+    servers = [_server_pid(uid) for uid in uids]
+    parents = set()
+    for pid, uid in zip(servers, uids, strict=True):
+        parent, session, owner = _stat(pid)
+        assert owner == uid and session == pid
+        parents.add(parent)
+    assert len(parents) == 1, "every server is forked by the same parent"
+    zygote = parents.pop()
+    assert _stat(zygote)[2] == 0
+    raw = Path(f"/proc/{zygote}/environ").read_bytes().decode()
+    environ = dict(v.split("=", 1) for v in raw.split("\0") if v)
+    assert environ == startup_env(environ), "only what a Python start and its imports read"
+    for secret in (hub.env["SADARI_AUTOMATION_TOKEN"], hub.data_dir / "jupyterhub_cookie_secret"):
+        value = secret.read_text().strip() if isinstance(secret, Path) else secret
+        assert value and value not in raw
+    targets = [f"/proc/{zygote}/environ", f"/proc/{zygote}/mem", f"/proc/{servers[1]}/environ"]
+    seen = probe(hub, users[0], targets, [])
+    assert {t: seen[t] for t in targets} == {t: "denied" for t in targets}
+    own = f"/proc/{servers[0]}/environ"  # dumpable again, as after exec: its own kernel may look
+    assert probe(hub, users[0], [own], [])[own] == "read"
+    for user in users:
+        hub.stop_server(user)
+    for pid in servers:
+        assert not Path(f"/proc/{pid}").exists() or _stat(pid)[2] != uids[servers.index(pid)]
 
 
 def test_homes_are_private_and_platform_folders_closed(hub: RunningHub) -> None:

@@ -25,6 +25,7 @@ def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> SadariSettings:
         "SADARI_IDLE_TIMEOUT",
         "SADARI_SPAWN_CONCURRENCY",
         "SADARI_SPAWN_RETRY_SECONDS",
+        "SADARI_FORK_SERVERS",
     ):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("SADARI_AUTOMATION_TOKEN", "tok")
@@ -42,6 +43,9 @@ def test_defaults(settings: SadariSettings, tmp_path: Path) -> None:
     assert c.SadariLocalSpawner.private_dirs == [f"{tmp_path}/data", f"{tmp_path}/labs"]
     assert c.SadariLocalSpawner.legacy_homes_dir == f"{tmp_path}/data/homes"
     assert c.Spawner.args == []
+    assert c.SadariLocalSpawner.fork_servers is True  # hub/forkserver.py
+    off = hubconfig.apply(SadariSettings(fork_servers=False, data_dir=settings.data_dir), Config())
+    assert off.SadariLocalSpawner.fork_servers is False
     assert c.JupyterHub.authenticator_class == "sadari.hub.auth.DemoAuthenticator"
     assert c.DemoAuthenticator.password == "sadari-demo"
     assert c.JupyterHub.template_vars["sadari_demo"] is True
