@@ -12,7 +12,8 @@ Retry-After, as sadari's page does by itself; then it waits as the browser's "st
 on the spawn's progress event stream (one connection, no polling). Time to ready is from the login
 to the stream saying ready. Meanwhile a logged-in person loads /hub/home every 0.5 s. Prints, per hub:
 ready / failed (not ready after --give-up s), p50/p95/max seconds, how many needed a retry, hub
-home p50/p95, and the memory the N servers take (RSS of their processes).
+home p50/p95, and the memory the N servers take (PSS: theirs and that of the parent sadari forks
+them from, hub/forkserver.py).
 
 A third column, "warm": sadari again (a fresh hub and data folder), with a class for the demo
 cohort a few minutes away in a copy of the curriculum (`classes`, as a campus timetable gives it)
@@ -68,7 +69,7 @@ class Storm:
     failed: list[str] = field(default_factory=list)
     retried: int = 0
     home: list[float] = field(default_factory=list)
-    rss_mb: float = 0.0
+    rss_mb: float = 0.0  # PSS of the servers (memory_of_servers)
     warm_up_s: float | None = None  # the warm column: how long the servers took to be up
 
 
@@ -160,21 +161,38 @@ def sample_home(
         stop.wait(0.5)
 
 
-def rss_of_servers(marker: str) -> float:
-    """MB of resident memory of the jupyterhub-singleuser processes whose environment holds
-    `marker` (this hub's homes folder)."""
-    total = 0
+def _pss_kb(proc: Path) -> int:
+    for line in (proc / "smaps_rollup").read_text().splitlines():
+        if line.startswith("Pss:"):
+            return int(line.split()[1])
+    return 0
+
+
+def memory_of_servers(marker: str) -> float:
+    """MB of memory the jupyterhub-singleuser processes of this hub take: those whose environment
+    holds `marker` (this hub's homes folder) or that work in a folder under it (a server forked
+    by sadari's fork server has the parent's start-up environment), plus that parent. Counted as
+    PSS (each shared page divided among the processes sharing it), so that pages a forked server
+    shares with its parent and the others are not counted once per server."""
+    total, parents = 0, set()
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
             continue
         try:
             if b"jupyterhub-singleuser" not in (proc / "cmdline").read_bytes():
                 continue
-            if marker.encode() not in (proc / "environ").read_bytes():
+            if marker.encode() not in (proc / "environ").read_bytes() and not os.readlink(
+                proc / "cwd"
+            ).startswith(marker):
                 continue
-            for line in (proc / "status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1])
+            total += _pss_kb(proc)
+            parents.add(int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1]))
+        except OSError:
+            continue
+    for pid in parents:
+        try:
+            if b"sadari.hub.forkserver" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                total += _pss_kb(Path(f"/proc/{pid}"))
         except OSError:
             continue
     return total / 1024
@@ -194,7 +212,7 @@ def storm(hub: Hub, users: list[str], password: str, window: float, give_up: flo
             time.sleep(gap if i < len(users) - 1 else 0)
     stop.set()
     sampler.join()
-    result.rss_mb = rss_of_servers(marker)
+    result.rss_mb = memory_of_servers(marker)
     stop_all(hub, users)
     return result
 
