@@ -60,7 +60,11 @@ def update_hub(s: SadariSettings, c: Config) -> None:
     # a class starting at once: a few spawns at a time, the others told to retry (error.html)
     c.JupyterHub.concurrent_spawn_limit = s.spawn_concurrency
     retry = max(1, s.spawn_retry_seconds)
-    c.JupyterHub.spawn_throttle_retry_range = (retry, 2 * retry)
+    # JupyterHub's spawn_throttle_retry_range trait is not configurable (no config tag, 6.1):
+    # set as `JupyterHub.spawn_throttle_retry_range` it was ignored with a warning and people
+    # waited JupyterHub's 30-60 s; the handlers read it from the tornado settings, which
+    # `tornado_settings` overrides
+    c.JupyterHub.tornado_settings = {"spawn_throttle_retry_range": (retry, 2 * retry)}
     c.JupyterHub.active_server_limit = s.max_servers
 
 

@@ -8,6 +8,7 @@ within a test.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -71,6 +72,9 @@ def test_idle_server_is_culled_work_kept_and_the_next_visit_says_why(hub: Runnin
 
 def test_a_start_beyond_the_limit_gets_a_page_that_retries(hub: RunningHub) -> None:
     first, second = "trainee002", "trainee003"
+    hub.start_server(first)  # makes the home; then its next start is held 8 s by its own config
+    hub.stop_server(first)
+    hub.server_config(first, "import time\ntime.sleep(8)\n")
     browser = hub.login(second)
     starting = threading.Thread(target=hub.start_server, args=(first,))
     starting.start()
@@ -82,9 +86,13 @@ def test_a_start_beyond_the_limit_gets_a_page_that_retries(hub: RunningHub) -> N
         page = browser.get(f"{hub.url}/hub/spawn/{second}", timeout=30)
     finally:
         starting.join(120)
+        hub.server_config(first, None)
     assert page.status_code == 429
     assert 'id="sadari-spawn-busy"' in page.text
-    assert '<meta http-equiv="refresh" content="' in page.text  # it retries by itself
+    # spawn_retry_seconds (5): a retry within 5-10 s, not JupyterHub's own 30-60 s
+    assert 5 <= int(page.headers["Retry-After"]) <= 10, page.headers
+    refresh = re.search(r'<meta http-equiv="refresh" content="(\d+)"', page.text)
+    assert refresh and 5 <= int(refresh.group(1)) <= 10  # it retries by itself, as soon
     assert server_of(hub, first).get("ready")
     hub.start_server(second)  # once the first is up, the second starts
     for user in (first, second):

@@ -5,7 +5,6 @@ mid-lab, the proxy killed, a server that dies while the hub is down, and `sadari
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import tempfile
@@ -173,15 +172,9 @@ def test_a_hanging_spawn_is_given_up_says_why_and_a_retry_works(hub: RunningHub)
     state clears, the person is told why, no process is left, and the next start works."""
     user = "trainee003"
     account = hub.account(user)
-    home = hub.homes / account
     hub.start_server(user)  # the home and the account exist from a normal start
     hub.stop_server(user)
-    config = home / ".jupyter"
-    config.mkdir(exist_ok=True)
-    hang = config / "jupyter_server_config.py"
-    hang.write_text("import time\ntime.sleep(3600)\n")
-    shutil.chown(config, account, account)
-    shutil.chown(hang, account, account)
+    hub.server_config(user, "import time\ntime.sleep(3600)\n")
     try:
         started = time.monotonic()
         hub.call(user, "POST", f"/hub/api/users/{user}/server")
@@ -199,6 +192,6 @@ def test_a_hanging_spawn_is_given_up_says_why_and_a_retry_works(hub: RunningHub)
         assert "did not answer within 30 seconds and was stopped" in text, text[-1500:]
         assert "30초 안에 응답하지 않아" in text, text[-1500:]
     finally:
-        hang.unlink()
+        hub.server_config(user, None)
     hub.start_server(user)  # the cause gone, a retry works
     hub.stop_server(user)

@@ -58,7 +58,7 @@ def test_defaults(settings: SadariSettings, tmp_path: Path) -> None:
     # `sadari run` may restart the hub alone; on a full stop it stops the servers itself
     assert (c.JupyterHub.cleanup_servers, c.JupyterHub.cleanup_proxy) == (False, False)
     # a class starting at once: those beyond the limit retry within seconds, not JupyterHub's 30-60
-    assert c.JupyterHub.spawn_throttle_retry_range == (5, 10)
+    assert c.JupyterHub.tornado_settings["spawn_throttle_retry_range"] == (5, 10)
     assert supervisor["name"] == "sadari-supervisor" and supervisor["api_token"]
     # the embedded default culls servers idle for an hour; the stage's limit is read from state
     assert idle_culler["command"][1:] == [

@@ -232,6 +232,21 @@ class RunningHub:
 
         return account_name(username, self.env["SADARI_ACCOUNT_PREFIX"])
 
+    def server_config(self, username: str, text: str | None) -> None:
+        """Write (None: remove) the person's own ~/.jupyter/jupyter_server_config.py, owned by
+        their account, which their server runs while it starts (a trainee's broken config, or a
+        test's slow one). Their home must exist: start their server once before."""
+        account = self.account(username)
+        config = self.homes / account / ".jupyter"
+        path = config / "jupyter_server_config.py"
+        if text is None:
+            path.unlink(missing_ok=True)
+            return
+        config.mkdir(exist_ok=True)
+        path.write_text(text)
+        shutil.chown(config, account, account)
+        shutil.chown(path, account, account)
+
     # --- acting as people ---------------------------------------------------------------------
 
     def login(self, username: str, password: str = PASSWORD) -> requests.Session:
