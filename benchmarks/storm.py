@@ -22,6 +22,10 @@ before anyone logs in (within `max_servers` and while the machine's available me
 another `server_memory_mb`); when all are up (or after --give-up s) the same storm arrives. The
 seconds the warm-up took are printed beside it (warm_up_s).
 
+A hub whose N servers would not fit in 90% of the machine's available memory (at the PSS per
+server measured at N=60: --stock-mb, --sadari-mb) is not run; it says why, and the RESULT line
+has `<hub>_run=0` in place of its figures.
+
     python benchmarks/storm.py [-n 60] [--window 10] [--give-up 300]
 
 Ends with one line: RESULT storm n=... stock_ready=... sadari_ready=... (seconds, MB).
@@ -312,6 +316,29 @@ def _terminated(signum: int, _frame: object) -> None:
     raise SystemExit(128 + signum)
 
 
+RUNS = ("stock", "sadari", "warm")
+
+
+def available_mb() -> float:
+    """The machine's available memory (MemAvailable), MB."""
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemAvailable:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def fits(name: str, n: int, mb_each: float) -> bool:
+    """Whether N servers of `mb_each` MB (PSS measured at N=60 on this machine) fit in 90% of
+    the available memory; if not, say so: that hub is not run (the kernel's OOM killer would
+    pick processes of its own, the machine's other work included)."""
+    need, have = n * mb_each, 0.9 * available_mb()
+    if need <= have:
+        return True
+    print(f"{name}: not run: {n} servers x ~{mb_each:.0f} MB = {need / 1024:.1f} GB, more than "
+          f"90% of the {have / 0.9 / 1024:.1f} GB available")  # fmt: skip
+    return False
+
+
 def main() -> int:
     """Run the storm on both hubs and print the figures."""
     signal.signal(signal.SIGTERM, _terminated)
@@ -321,6 +348,14 @@ def main() -> int:
     ap.add_argument(
         "--give-up", type=float, default=300.0, help="seconds before one counts as failed"
     )
+    ap.add_argument(
+        "--stock-mb",
+        type=float,
+        default=115.0,
+        help="MB a stock server takes (PSS; 111 measured at N=60), for the memory check",
+    )
+    ap.add_argument("--sadari-mb", type=float, default=40.0,
+                    help="MB a forked sadari server takes (PSS; 35 measured at N=60)")  # fmt: skip
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="sadari-bench-storm-"))
     tmp.chmod(0o711)  # the people's accounts pass through to their homes (tmp/homes)
@@ -328,26 +363,28 @@ def main() -> int:
     users = [f"trainee{i:03d}" for i in range(1, args.n + 1)]
     results: list[Storm] = []
 
-    stock_data = tmp / "stock"
-    stock_cfg, stock_bind = stock_config(stock_data, token, STOCK_LOGIN.format(password=password))
-    hub = Hub("stock", stock_cfg, dict(os.environ), stock_data, stock_bind, token)
-    try:
-        results.append(storm(hub, users, password, args.window, args.give_up, "watcher",
-                             str(stock_data / "homes")))  # fmt: skip
-    finally:
-        hub.stop()
-
-    results.append(sadari_storm(tmp, "sadari", users, password, token, args))
-    results.append(sadari_storm(tmp, "warm", users, password, token, args))
+    if fits("stock", args.n, args.stock_mb):
+        stock_data = tmp / "stock"
+        stock_cfg, stock_bind = stock_config(
+            stock_data, token, STOCK_LOGIN.format(password=password)
+        )
+        hub = Hub("stock", stock_cfg, dict(os.environ), stock_data, stock_bind, token)
+        try:
+            results.append(storm(hub, users, password, args.window, args.give_up, "watcher",
+                                 str(stock_data / "homes")))  # fmt: skip
+        finally:
+            hub.stop()
+    if fits("sadari", args.n, args.sadari_mb):
+        results.append(sadari_storm(tmp, "sadari", users, password, token, args))
+        results.append(sadari_storm(tmp, "warm", users, password, token, args))
 
     print(f"storm: {args.n} trainees within {args.window:.0f} s, {os.cpu_count()} cores")
     for r in results:
         print(line(r, args.n))
-    stock, ours, warm = results
-    print(
-        f"RESULT storm n={args.n} window_s={args.window:.0f} {fields(stock)} {fields(ours)} "
-        f"{fields(warm)} warm_up_s={warm.warm_up_s:.0f}"
-    )
+    ran = {r.name: r for r in results}
+    figures = " ".join(fields(ran[k]) if k in ran else f"{k}_run=0" for k in RUNS)
+    warm_up = f" warm_up_s={ran['warm'].warm_up_s:.0f}" if "warm" in ran else ""
+    print(f"RESULT storm n={args.n} window_s={args.window:.0f} {figures}{warm_up}")
     return 0
 
 
