@@ -137,9 +137,9 @@ def trainee(hub: Hub, user: str, password: str, give_up: float, storm: Storm) ->
             except requests.RequestException:
                 pass  # the stream broke off (the hub busy): look again
             time.sleep(1)
-        storm.failed.append(user)
+        storm.failed.append(f"{user} (not ready after {give_up:.0f} s)")
     except requests.RequestException as e:
-        storm.failed.append(f"{user} ({type(e).__name__})")
+        storm.failed.append(f"{user} ({type(e).__name__}: {str(e)[-120:]})")
     finally:
         storm.retried += retried
 
@@ -268,12 +268,30 @@ def wait_warm(hub: Hub, users: list[str], give_up: float) -> float:
     """Seconds until every trainee's server is up by the warm-up alone (or `give_up`)."""
     t0 = time.perf_counter()
     while time.perf_counter() - t0 < give_up:
-        r = requests.get(f"{hub.api}/users", headers=hub.headers, timeout=60)
-        up = {u["name"] for u in r.json() if u.get("servers", {}).get("", {}).get("ready")}
-        if up >= set(users):
+        if ready_users(hub) >= set(users):
             break
         time.sleep(2)
     return time.perf_counter() - t0
+
+
+def ready_users(hub: Hub) -> set[str]:
+    """Names of the users whose server is ready, every page of them (without pagination the
+    hub answers with the first 200 only)."""
+    headers = {**hub.headers, "Accept": "application/jupyterhub-pagination+json"}
+    names: set[str] = set()
+    offset = 0
+    while True:
+        r = requests.get(
+            f"{hub.api}/users",
+            params={"state": "ready", "offset": offset, "limit": 200},
+            headers=headers,
+            timeout=60,
+        ).json()
+        names |= {u["name"] for u in r["items"] if u.get("servers", {}).get("", {}).get("ready")}
+        following = r["_pagination"].get("next")
+        if not following:
+            return names
+        offset = following["offset"]
 
 
 def sadari_storm(tmp: Path, name: str, users: list[str], password: str, token: str,
@@ -381,6 +399,8 @@ def main() -> int:
     print(f"storm: {args.n} trainees within {args.window:.0f} s, {os.cpu_count()} cores")
     for r in results:
         print(line(r, args.n))
+        if r.failed:
+            print(f"        failed: {', '.join(r.failed[:20])}")
     ran = {r.name: r for r in results}
     figures = " ".join(fields(ran[k]) if k in ran else f"{k}_run=0" for k in RUNS)
     warm_up = f" warm_up_s={ran['warm'].warm_up_s:.0f}" if "warm" in ran else ""
