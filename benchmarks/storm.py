@@ -52,6 +52,8 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from spawn import BENCH_SERVICE, ROOT, Hub, pct, stock_config  # noqa: E402
@@ -110,6 +112,11 @@ def trainee(hub: Hub, user: str, password: str, give_up: float, storm: Storm) ->
     on the starting page's progress stream until the server is ready; a start the hub gave up
     is asked for again, until `give_up` seconds from the login."""
     s = requests.Session()
+    # as a browser does: a GET sent on a kept-alive connection the proxy closed meanwhile (its
+    # 5 s keep-alive timeout, while the trainee waited out a 429) is sent again on a new one
+    retry = Retry(total=3, connect=3, read=3, status=0, other=0, allowed_methods={"GET"},
+                  raise_on_status=False, respect_retry_after_header=False)  # fmt: skip
+    s.mount("http://", HTTPAdapter(max_retries=retry))
     t0 = time.perf_counter()
     deadline = t0 + give_up
     retried = False

@@ -499,8 +499,9 @@ class SadariSettings(LoggingConfigurable):
         return int(_env("SADARI_WARM_CHECK_SECONDS", "60"))
 
     server_memory_mb = Integer(
-        help="""Memory one idle server takes (MB; measured ~190 by benchmarks/storm.py): servers
-        are warmed before class only while MemAvailable holds another one. Default:
+        help="""Memory to keep free for each server warmed before class (MB): servers are warmed
+        only while MemAvailable holds another one. An idle forked server takes ~35 MB (PSS,
+        benchmarks/storm.py); the default leaves room for the kernel it will run. Default:
         $SADARI_SERVER_MEMORY_MB, else 300.""",
     ).tag(config=True, env="SADARI_SERVER_MEMORY_MB")
 
