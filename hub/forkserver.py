@@ -8,17 +8,21 @@ first start (`ForkServer`), that imports those libraries once and then, per requ
 child which becomes the person's server (the zygote pattern, as the grading sandbox's kernels in
 graders/sandbox/zygote.py).
 
-The parent never runs anything of a person's and holds no secret: it is started with only the
-environment variables a Python process reads while it starts and imports (`STARTUP`), in `/`,
-imports library code, and answers each request line (`{"argv", "env", "uid", "gid", "groups",
-"cwd", "umask"}`, JSON) with `pid N`. The child, before any of the server's code runs:
+The parent never runs anything of a person's and never holds a secret: it is started with only
+the environment variables a Python process reads while it starts and imports (`STARTUP_NAMES`,
+`STARTUP_PREFIXES`), in `/`, imports library code, and answers each request line (`{"argv",
+"env_file", "uid", "gid", "groups", "cwd", "umask"}`, JSON) with `pid N`. A server's environment
+holds its hub token, so it never passes through the parent (whose memory every later child
+copies, freed remnants included): the hub writes it to a file only root can read, in a folder
+only root can enter, and the child reads and deletes it before it leaves root. The child, before
+any of the server's code runs:
   - starts a session of its own, restores the signal dispositions a fresh Python has, reads
     /dev/null, writes to the hub's stderr, and closes every other descriptor (the parent's pipes);
   - becomes the person's account as the plain spawner's `preexec_fn` does (group, the team
     groups, uid; umask; home as working folder), and is dumpable again as after exec (so its own
     kernels' tools may inspect it; the root parent stays out of its reach);
-  - replaces its environment with the one the hub gave this server (time zone re-read), then runs
-    `jupyterhub-singleuser` as its script would.
+  - reads and deletes its environment's file, then replaces its environment with it (time zone
+    re-read), then runs `jupyterhub-singleuser` as its script would.
 
 A request whose start-up variables differ from the parent's (another PYTHONPATH, locale, a
 JUPYTERHUB_SINGLEUSER_APP), or whose command is not this environment's `jupyterhub-singleuser`,
@@ -29,11 +33,15 @@ apps do); each runs as its own uid, so one trainee's server still cannot read or
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 from pathlib import Path
 
@@ -76,6 +84,9 @@ def _child(request: dict) -> None:  # type: ignore[type-arg]
     os.dup2(2, 1)
     os.closerange(3, 65536)
 
+    with open(request["env_file"], "rb") as f:  # still root: the file is root's alone
+        env = json.loads(f.read())
+    os.unlink(request["env_file"])
     os.setgid(int(request["gid"]))
     os.setgroups([int(g) for g in request["groups"]])
     os.setuid(int(request["uid"]))
@@ -88,7 +99,7 @@ def _child(request: dict) -> None:  # type: ignore[type-arg]
     ctypes.CDLL(None).prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)
 
     os.environ.clear()
-    os.environ.update(request["env"])
+    os.environ.update(env)
     import time
 
     time.tzset()
@@ -146,13 +157,14 @@ class ForkServer:
         self.env = startup_env(env)
         self.lock = threading.Lock()
         self.proc: subprocess.Popen[bytes] | None = None
+        self.folder: str | None = None  # the servers' environment files (root's, 0700)
 
     def accepts(self, argv: list[str], env: dict[str, str]) -> bool:
         """Whether a server with this command and environment can be forked from this parent."""
         return bool(argv) and argv[0] == SINGLEUSER and startup_env(env) == self.env
 
     def _ensure(self) -> subprocess.Popen[bytes]:
-        if self.proc is not None and self.proc.poll() is None:
+        if self.proc is not None and self.alive():
             return self.proc
         self.proc = subprocess.Popen(  # noqa: S603 - this environment's own Python
             [sys.executable, "-m", "sadari.hub.forkserver", SINGLEUSER],
@@ -171,23 +183,35 @@ class ForkServer:
     def spawn(self, argv: list[str], env: dict[str, str], uid: int, gid: int,
               groups: list[int], cwd: str, umask: int) -> int:  # fmt: skip
         """Fork one server; its pid (blocking: call it from a thread)."""
-        request = {"argv": argv, "env": env, "uid": uid, "gid": gid, "groups": groups}
-        request.update(cwd=cwd, umask=umask)
+        request = {"argv": argv, "uid": uid, "gid": gid, "groups": groups, "cwd": cwd}
+        request["umask"] = umask
         with self.lock:
             proc = self._ensure()
             assert proc.stdin is not None and proc.stdout is not None
+            if self.folder is None or not os.path.isdir(self.folder):
+                self.folder = tempfile.mkdtemp(prefix="sadari-forkserver-")  # 0700, root's
+                atexit.register(shutil.rmtree, self.folder, True)
+            fd, env_file = tempfile.mkstemp(dir=self.folder)  # 0600
+            with os.fdopen(fd, "w") as f:
+                json.dump(env, f)
+            request["env_file"] = env_file
             try:
                 proc.stdin.write(json.dumps(request).encode() + b"\n")
                 proc.stdin.flush()
                 answer = proc.stdout.readline().decode().split()
             except OSError as e:
-                self.close()
-                raise RuntimeError(f"the fork server stopped: {e}") from None
+                answer = ["error", str(e)]
         if len(answer) != 2 or answer[0] != "pid":  # noqa: PLR2004
-            if not answer:
+            with contextlib.suppress(FileNotFoundError):  # no child took it
+                os.unlink(env_file)
+            if not answer or answer[0] == "error" and not self.alive():
                 self.close()
             raise RuntimeError(f"the fork server could not start the server: {answer}")
         return int(answer[1])
+
+    def alive(self) -> bool:
+        """Whether the parent is running."""
+        return self.proc is not None and self.proc.poll() is None
 
     def close(self) -> None:
         """End the parent (its servers run on)."""

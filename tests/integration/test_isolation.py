@@ -152,10 +152,28 @@ def _server_pid(uid: int) -> int:
     return found[0]
 
 
+def _memory(pid: int) -> bytes:
+    """The writable memory of a process (its heap and anonymous mappings), read as root."""
+    chunks = []
+    with open(f"/proc/{pid}/maps") as maps, open(f"/proc/{pid}/mem", "rb") as mem:
+        for line in maps:
+            fields = line.split()
+            if not fields[1].startswith("rw") or (len(fields) > 5 and fields[5].startswith("/")):
+                continue
+            start, end = (int(x, 16) for x in fields[0].split("-"))
+            try:
+                mem.seek(start)
+                chunks.append(mem.read(end - start))
+            except (OSError, ValueError):  # a guard page, [vvar]
+                continue
+    return b"".join(chunks)
+
+
 def test_servers_are_forked_from_a_parent_out_of_their_reach(hub: RunningHub) -> None:
     """hub/forkserver.py: servers forked from one warmed parent (root, holding no secret) each
     run as their own account in a session of their own; a trainee's kernel can read neither the
-    parent nor another trainee's server, and the parent's environment holds no secret."""
+    parent nor another trainee's server; neither the parent's environment nor its memory, nor
+    that of a server forked later, holds a server's hub token."""
     users = ("trainee001", "trainee005")
     for user in users:
         hub.start_server(user)
@@ -175,6 +193,14 @@ def test_servers_are_forked_from_a_parent_out_of_their_reach(hub: RunningHub) ->
     for secret in (hub.env["SADARI_AUTOMATION_TOKEN"], hub.data_dir / "jupyterhub_cookie_secret"):
         value = secret.read_text().strip() if isinstance(secret, Path) else secret
         assert value and value not in raw
+    # a server's hub token never passes through the parent, whose memory each later fork copies
+    token = run_code(hub, users[0], "import os; print(os.environ['JUPYTERHUB_API_TOKEN'])")
+    token = token.strip()
+    assert len(token) >= 32, token
+    in_parent = token.encode() in _memory(zygote)
+    assert not in_parent, "a server's hub token is in the fork server's memory"
+    in_later = token.encode() in _memory(servers[1])  # forked after the first
+    assert not in_later, "a server's hub token is in the memory of a server forked after it"
     targets = [f"/proc/{zygote}/environ", f"/proc/{zygote}/mem", f"/proc/{servers[1]}/environ"]
     seen = probe(hub, users[0], targets, [])
     assert {t: seen[t] for t in targets} == {t: "denied" for t in targets}
