@@ -111,6 +111,31 @@ def _child(request: dict) -> None:  # type: ignore[type-arg]
     sys.exit(main())
 
 
+def _run_child(request: dict) -> int:  # type: ignore[type-arg]
+    """Run the server in this forked child and end as an interpreter would: its exit code, after
+    the exit handlers (logging's flush among them) and the standard streams' flush."""
+    code = 71
+    try:
+        _child(request)
+    except SystemExit as e:
+        if e.code is None or isinstance(e.code, int):
+            code = e.code or 0
+        else:
+            print(e.code, file=sys.stderr)
+            code = 1
+    except BaseException:
+        import traceback
+
+        os.write(2, f"fork server child: {traceback.format_exc()}\n".encode())
+    try:
+        atexit._run_exitfuncs()
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except BaseException:  # noqa: S110 - ending anyway
+        pass
+    return code
+
+
 def serve() -> None:
     """Pre-import, then fork one server per request line on stdin until it closes."""
     import importlib
@@ -138,15 +163,7 @@ def serve() -> None:
             os.write(1, f"error {e}\n".encode())
             continue
         if pid == 0:
-            try:
-                _child(request)
-            except SystemExit as e:
-                os._exit(e.code if isinstance(e.code, int) else 1)
-            except BaseException:
-                import traceback
-
-                os.write(2, f"fork server child: {traceback.format_exc()}\n".encode())
-            os._exit(71)
+            os._exit(_run_child(request))
         os.write(1, f"pid {pid}\n".encode())
 
 
