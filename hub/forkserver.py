@@ -24,11 +24,12 @@ any of the server's code runs:
   - reads and deletes its environment's file, then replaces its environment with it (time zone
     re-read), then runs `jupyterhub-singleuser` as its script would.
 
-A request whose start-up variables differ from the parent's (another PYTHONPATH, locale, a
-JUPYTERHUB_SINGLEUSER_APP), or whose command is not this environment's `jupyterhub-singleuser`,
-is not forked: the spawner starts it the plain way (hub/spawner.py). Honest limits of forking:
-every forked server shares the parent's hash seed and address-space layout (as Android's zygote's
-apps do); each runs as its own uid, so one trainee's server still cannot read or signal another's.
+Servers with other start-up variables (another PYTHONPATH, locale, a JUPYTERHUB_SINGLEUSER_APP)
+get a parent of their own (`fork_server`); a command other than this environment's
+`jupyterhub-singleuser` is not forked: the spawner starts it the plain way (hub/spawner.py).
+Honest limits of forking: every forked server shares the parent's hash seed and address-space
+layout (as Android's zygote's apps do); each runs as its own uid, so one trainee's server still
+cannot read or signal another's.
 """
 
 from __future__ import annotations
@@ -176,9 +177,11 @@ class ForkServer:
         self.proc: subprocess.Popen[bytes] | None = None
         self.folder: str | None = None  # the servers' environment files (root's, 0700)
 
-    def accepts(self, argv: list[str], env: dict[str, str]) -> bool:
-        """Whether a server with this command and environment can be forked from this parent."""
-        return bool(argv) and argv[0] == SINGLEUSER and startup_env(env) == self.env
+    @staticmethod
+    def accepts(argv: list[str]) -> bool:
+        """Whether a server with this command can be forked (its start-up variables chose the
+        parent: `fork_server`)."""
+        return bool(argv) and argv[0] == SINGLEUSER
 
     def _ensure(self) -> subprocess.Popen[bytes]:
         if self.proc is not None and self.alive():

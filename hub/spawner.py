@@ -39,7 +39,7 @@ from .core.accounts import ACCOUNT_PREFIX, SANDBOX_IDS, account_name, check_pref
 from .core.curriculum import Curriculum, parse_curriculum
 from .core.policy import SpawnPlan, placement_from_groups, spawn_plan
 from .core.provision import WRITES
-from .forkserver import fork_server
+from .forkserver import ForkServer, fork_server
 from .workspace import MANIFEST, provision
 
 _cache: dict[str, tuple[float, Curriculum]] = {}
@@ -170,10 +170,10 @@ class ForkingLocalSpawner(LocalProcessSpawner):
         if self.port == 0:
             self.port = random_port()
         cmd = [*self.cmd, *self.get_args()]
+        if not ForkServer.accepts(cmd):
+            return await super().start()
         env = self.get_env()
         server = fork_server(env)
-        if not server.accepts(cmd, env):
-            return await super().start()
         self.log.info("Spawning %s (forked)", shlex.join(cmd))
         try:
             self.pid = await asyncio.to_thread(server.spawn, cmd, env, *identity)

@@ -31,6 +31,7 @@ import tempfile
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import instructor_material  # noqa: E402  (images/, beside this file)
@@ -278,21 +279,7 @@ def fill_wheelhouse(wheelhouse: Path, requirements: list[Path]) -> None:
         name = spec.split("==")[0]
         if not any(wheelhouse.glob(f"{name}-{spec.split('==')[1]}-py*.whl")):
             log(f"pip wheel {spec} (published as source only)")
-            subprocess.run(
-                [
-                    sys.executable,
-                    "-m",
-                    "pip",
-                    "wheel",
-                    "--quiet",
-                    "--disable-pip-version-check",
-                    "--no-deps",
-                    "--wheel-dir",
-                    str(wheelhouse),
-                    spec,
-                ],
-                check=True,
-            )
+            _pip_wheel(spec, wheelhouse, check=True)
     platforms = [arg for p in PLATFORMS for arg in ("--platform", p)]
     reqs = [arg for r in requirements for arg in ("-r", str(r))]
     log(f"pip download into {wheelhouse}")
@@ -345,25 +332,21 @@ def project_wheel(dest: Path) -> None:
         # setuptools copies the sources into build/ and leaves them there: a file since deleted
         # would still be in the wheel (and in every image) without this
         shutil.rmtree(ROOT / "build", ignore_errors=True)
-        run = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pip",
-                "wheel",
-                "--quiet",
-                "--disable-pip-version-check",
-                "--no-deps",
-                "--wheel-dir",
-                str(dest),
-                str(ROOT),
-            ],
+        run = _pip_wheel(
+            str(ROOT),
+            dest,
             capture_output=True,
             text=True,
             env={**os.environ, "SOURCE_DATE_EPOCH": "315532800"},
         )
     if run.returncode:
         sys.exit(f"pip wheel of sadari failed:\n{run.stdout[-4000:]}{run.stderr[-4000:]}")
+
+
+def _pip_wheel(target: str, dest: Path, **run: Any) -> subprocess.CompletedProcess[str]:
+    """`pip wheel` of one requirement or project, without its dependencies, into `dest`."""
+    command = [sys.executable, "-m", "pip", "wheel", "--quiet", "--disable-pip-version-check"]
+    return subprocess.run([*command, "--no-deps", "--wheel-dir", str(dest), target], **run)
 
 
 def _stage(context: Path, staged: str, source: Path) -> None:

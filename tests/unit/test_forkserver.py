@@ -28,16 +28,16 @@ def test_the_parent_gets_only_what_a_python_start_and_its_imports_read() -> None
     }
 
 
-def test_forks_only_this_environments_server_with_the_same_start_up_variables() -> None:
-    server = fs.ForkServer(SERVER_ENV)
-    argv = [fs.SINGLEUSER, "--debug"]
+def test_forks_only_this_environments_server_one_parent_per_start_up_variables() -> None:
+    assert fs.ForkServer.accepts([fs.SINGLEUSER, "--debug"])
+    assert not fs.ForkServer.accepts(["/usr/local/bin/jupyterhub-singleuser"])
+    assert not fs.ForkServer.accepts([])
     other_person = {**SERVER_ENV, "HOME": "/home/b", "JUPYTERHUB_API_TOKEN": "t2", "TZ": "UTC"}
-    assert server.accepts(argv, other_person)
-    assert not server.accepts(["/usr/local/bin/jupyterhub-singleuser"], SERVER_ENV)
-    assert not server.accepts([], SERVER_ENV)
-    assert not server.accepts(argv, {**SERVER_ENV, "PYTHONPATH": "/elsewhere"})
-    assert not server.accepts(argv, {**SERVER_ENV, "JUPYTERHUB_SINGLEUSER_APP": "notebook"})
-    assert not server.accepts(argv, {k: v for k, v in SERVER_ENV.items() if k != "LANG"})
-    # one parent per set of start-up variables
     assert fs.fork_server(SERVER_ENV) is fs.fork_server(other_person)
-    assert fs.fork_server(SERVER_ENV) is not fs.fork_server({**SERVER_ENV, "LANG": "ko_KR.UTF-8"})
+    for differs in (
+        {"PYTHONPATH": "/elsewhere"},
+        {"JUPYTERHUB_SINGLEUSER_APP": "notebook"},
+        {"LANG": "ko_KR.UTF-8"},
+    ):
+        assert fs.fork_server(SERVER_ENV) is not fs.fork_server({**SERVER_ENV, **differs})
+    assert fs.fork_server(SERVER_ENV).env == fs.startup_env(SERVER_ENV)
