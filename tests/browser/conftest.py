@@ -155,6 +155,16 @@ class Watch:
     dialogs: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     elsewhere: list[str] = field(default_factory=list)
+    # errors the harness itself caused (the policy refusing the inline style a screenshot or axe
+    # adds): each message names the refused style's hash, so an identical message arriving later
+    # (console messages come asynchronously, sometimes after `forget_harness`) is the same style
+    harness: set[str] = field(default_factory=set)
+
+    def forget_harness(self) -> None:
+        """The errors so far were the harness's own (a screenshot's, axe's): forget them, and
+        the same messages from now on."""
+        self.harness.update(self.errors)
+        self.errors.clear()
 
     def attach(self, page: Page) -> Watch:
         """Start listening on `page`."""
@@ -167,7 +177,9 @@ class Watch:
         page.on(
             "console",
             lambda m: (
-                self.errors.append(f"console {m.type}: {m.text}") if m.type == "error" else None
+                self.errors.append(f"console {m.type}: {m.text}")
+                if m.type == "error" and f"console {m.type}: {m.text}" not in self.harness
+                else None
             ),
         )
         page.on("pageerror", lambda e: self.errors.append(f"page error: {e}"))

@@ -52,7 +52,7 @@ async def in_one_language(page: Page, lang: str, shot: str, watch: Watch) -> Non
     assert other_language(await page_text(page), lang) == []
     await screenshot(page, shot)
     assert await axe(page) == []
-    watch.errors.clear()  # the screenshot's own inline style (Playwright hides the caret)
+    watch.forget_harness()  # the screenshot's own inline style (Playwright hides the caret)
 
 
 def trainees(hub: RunningHub) -> set[str]:

@@ -70,7 +70,7 @@ async def quiet_and_accessible(page: Page, watch: Watch) -> None:
     script and styles are refused by the page's policy: those errors are forgotten)."""
     watch.assert_quiet()
     assert await axe(page) == []
-    watch.errors.clear()
+    watch.forget_harness()
 
 
 async def post(page: Page, path: str, body: str = "{}") -> int:

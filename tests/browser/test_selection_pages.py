@@ -118,7 +118,7 @@ async def check(page: Page, watch: Watch | None, name: str | None = None) -> Non
         await screenshot(page, name)
     assert await axe(page) == []
     if watch is not None:
-        watch.errors.clear()
+        watch.forget_harness()
 
 
 async def step(page: Page, name: str) -> None:

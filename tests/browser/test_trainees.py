@@ -53,7 +53,7 @@ async def quiet_in(page: Page, lang: str, shot: str, watch: Watch) -> None:
     assert other_language(await page_text(page), lang) == []
     await screenshot(page, shot)
     assert await axe(page) == []
-    watch.errors.clear()  # the screenshot's own inline style (Playwright hides the caret)
+    watch.forget_harness()  # the screenshot's own inline style (Playwright hides the caret)
 
 
 async def usernames(page: Page) -> list[str]:
