@@ -44,6 +44,19 @@ PRELOAD = (
     "jupyter_client.session",
     "comm",
     "matplotlib_inline.backend_inline",
+    # what the kernel's start imports beyond those (its debugger's debugpy and pydevd, pdb, the
+    # object inspector, the store magic): a child would otherwise import them before its first cell
+    "ipykernel.debugger",
+    "IPython.core.debugger",
+    "IPython.core.completerlib",
+    "IPython.core.oinspect",
+    "IPython.core.logger",
+    "IPython.extensions.storemagic",
+    "tornado.platform.asyncio",
+    "tornado.queues",
+    "faulthandler",
+    "resource",
+    "importlib.resources.readers",
     # the tracks' libraries (labs/*: numpy and pandas; pyplot is left to the cells that use it)
     "numpy",
     "pandas",
