@@ -175,15 +175,33 @@ def uid_cpu_seconds(uid: int) -> float:
     return total / tick
 
 
+def _pids_of(uid: int) -> list[int]:
+    """The processes running as `uid` (by /proc's owner: the effective uid; a sandbox process has
+    one uid for real, effective and saved, and no_new_privs keeps it so)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if os.stat(f"/proc/{entry}").st_uid == uid:
+                    found.append(int(entry))
+            except OSError:
+                continue
+    return found
+
+
 def kill_uid(uid: int) -> None:
     """Kill anything left running as the slot's uid: the uid is only handed out again once
-    nothing runs under it (its process limit counts every process of the uid)."""
+    nothing runs under it (its process limit counts every process of the uid). Read and signalled
+    here rather than with pkill and pgrep, two programs started for every submission."""
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
-        subprocess.run(["pkill", "-KILL", "-U", str(uid)], capture_output=True)
-        if subprocess.run(["pgrep", "-U", str(uid)], capture_output=True).returncode:
+        pids = _pids_of(uid)
+        if not pids:
             break
-        time.sleep(0.05)
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        time.sleep(0.01)
 
 
 class LocalKernel(Kernel):
@@ -243,21 +261,23 @@ class _Pid:
 
 def _host_pids(parent: int | None, nspid: int) -> list[int]:
     """This namespace's pids of the processes whose innermost pid is `nspid` (and whose parent is
-    `parent`, when given)."""
+    `parent`, when given: then the newest match alone, looked for from the highest pid down, where
+    a just-forked child is)."""
     found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
+    entries = [int(e) for e in os.listdir("/proc") if e.isdigit()]
+    for pid in sorted(entries, reverse=parent is not None):
         try:
-            status = Path(f"/proc/{entry}/status").read_text()
+            status = Path(f"/proc/{pid}/status").read_text()
         except OSError:
             continue
         fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
         ns = fields.get("NSpid", "").split()
         if len(ns) < 2 or int(ns[-1]) != nspid:
             continue
-        if parent is None or int(fields.get("PPid", "0")) == parent:
-            found.append(int(entry))
+        if parent is None:
+            found.append(pid)
+        elif int(fields.get("PPid", "0")) == parent:
+            return [pid]
     return found
 
 

@@ -41,6 +41,8 @@ MARKER = "SADARI-RESULT "
 class PodKernel(Kernel):
     """A kernel in the pod's other container: no local process; its heartbeat tells if it died."""
 
+    needs_heartbeat = True
+
     def __init__(self, client: Any, limits: Limits):
         super().__init__(None, client, limits)  # type: ignore[arg-type]
         self._beaten = False

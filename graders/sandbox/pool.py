@@ -36,6 +36,10 @@ class Kernel:
     """One started, not yet used kernel. `proc` is the local process whose exit means the kernel
     is gone (the kernel itself, or the client attached to its container)."""
 
+    # whether `exited` and `kill` use the heartbeat and control channels (a kernel with no local
+    # process)
+    needs_heartbeat = False
+
     def __init__(self, proc: subprocess.Popen[bytes], client: Any, limits: Limits):
         self.proc = proc
         self.client = client  # jupyter_client.BlockingKernelClient
@@ -90,8 +94,41 @@ def connect(
             text = log.read_text(errors="replace")[-2000:] if log.exists() else ""
             raise RuntimeError(f"sandboxed kernel did not start: {text}")
         time.sleep(0.02)
-    kernel.client.start_channels()
-    kernel.client.wait_for_ready(timeout=max(1.0, deadline - time.monotonic()))
+    # cells run without stdin; a kernel with a local process is known alive by it and by
+    # kernel_info requests, so it needs no heartbeat (one more thread per kernel) nor control
+    own = kernel.needs_heartbeat
+    kernel.client.start_channels(stdin=False, hb=own, control=own)
+    _wait_for_answer(kernel, deadline)
+
+
+def _wait_for_answer(kernel: Kernel, deadline: float) -> None:
+    """Wait until the kernel answers a kernel_info request on shell and the status messages it
+    publishes for that request reach iopub (a subscription takes a moment to reach the kernel;
+    until it has, what the kernel publishes is lost), as jupyter_client's `wait_for_ready` does,
+    without its last step: waiting until iopub has been quiet for 0.2 s, which every kernel start
+    would spend idle. The execution loop reads only the iopub messages of its own request."""
+    client = kernel.client
+    while True:
+        if kernel.exited():
+            raise RuntimeError("the sandboxed kernel exited before it answered")
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise RuntimeError("the sandboxed kernel did not answer in time")
+        msg_id = client.kernel_info()
+        try:
+            reply = client.get_shell_msg(timeout=min(1.0, left))
+        except queue.Empty:
+            continue
+        if reply["parent_header"].get("msg_id") != msg_id:
+            continue
+        end = time.monotonic() + 0.2
+        while (wait := end - time.monotonic()) > 0:
+            try:
+                msg = client.get_iopub_msg(timeout=wait)
+            except queue.Empty:
+                break
+            if msg["parent_header"].get("msg_id") == msg_id:
+                return
 
 
 class KernelPool:
