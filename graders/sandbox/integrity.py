@@ -27,8 +27,11 @@ and test cells import (found with `ast` on the trusted side). `install`:
 A probe cell before each test cell calls the hook with `sys.audit("sadari.probe", challenge, names,
 phase)`. The hook first makes sure the probe cell itself called it, run by IPython (every frame
 above belongs to a snapshotted library), then (before a test only) asks the notebook's own classes
-whether their `__eq__` claims to equal a fresh object, then — garbage collector off, signals
-blocked, no thread switch — compares the whole state with the snapshot and prints
+— those of the notebook's values and every class defined in the notebook, found by walking all
+subclasses of `object` — whether their `__eq__` claims to equal a fresh object, then — garbage collector off, signals
+blocked, no thread switch — compares the whole state with the snapshot (the ~4,600 module and
+class dicts and ~1,000 keyword-default dicts through their version tags: only those whose tag moved
+are compared value by value; snapshot.py `dict_versions`) and prints
 `sadari-probe ok <mac>` or `sadari-probe fail <mac> <what changed>`. The mac is an HMAC of the
 challenge under the run's key, so nothing else in the kernel can print an answer the trusted side
 accepts: a notebook that replaces the probe (`__import__`, `sys.audit`, IPython's cell runner…) only
@@ -46,7 +49,9 @@ Honest limits: in-process checks cannot stop code that rewrites the interpreter'
 in the snapshot; the contents of mutable containers (caches, registries, dispatch tables) are not
 compared, except the hooks listed above; and code the submission leaves behind that runs at moments
 it does not choose — a finalizer run by the garbage collector, a signal handler installed and
-removed between two probes — could switch a patch on only while a test runs. The snapshot turns
+removed between two probes — could switch a patch on only while a test runs; a class whose
+`__eq__` claims to equal anything, made only inside a function a test calls, is not there yet to be
+asked before that test. The snapshot turns
 each of these into a deliberate effort instead of a one-line patch.
 """
 
@@ -120,12 +125,13 @@ def _hook(event, args, A=None, R=None, S=None, B=None):
         _gc_isenabled, _gc_disable, _gc_enable, _sigmask, _sig_block, _sig_setmask, _allsigs,
         _getsi, _setsi, _gettrace, _getprofile, _getsignal, _thread_count, _cellget, _getmro,
         _methodtype, _functype, _subclasses, _write, _stdout, _sentinel, _base_exc, _object,
-        _missing, _classdict, _callable, descriptors, _issubclass, _qualname, _chain, _dvalues,
+        _missing, _classdict, _callable, descriptors, _issubclass, _qualname,
+        _compress, _count, _ne, _tagof, _chain, _not, _dict, _geteq,
     ) = B
     # fmt: on
     # fmt: off
     (
-        sysd, sysmods, snames, sobjs, mods, classes, kwds, cells, uns, bind, built, objs, conts,
+        sysd, sysmods, snames, sobjs, mods, classes, kwds_tags, cells, uns, bind, built, objs, conts,
         hooks, threads, run_code, codes, globs, perm, whole, _kept,
     ) = S
     # fmt: on
@@ -163,24 +169,25 @@ def _hook(event, args, A=None, R=None, S=None, B=None):
     #    the submission's code, so it comes before the comparison)
     if phase == "before" and not problems:
         try:
-            # the classes to ask, gathered without running any code of the submission
+            # the classes to ask, gathered without running any code of the submission: those of
+            # the notebook's values (asked with the value), then every class there is (asked with
+            # itself): the subclasses of object, level by level, each once, in C passes
             found = []
-            seen = {}
             for value in _tuple(uns.values()):
-                klass = value if _issubclass(_type(value), _type) else _type(value)
-                if _id(klass) not in seen:
-                    seen[_id(klass)] = klass
-                    found.append((value, klass))
-            todo = [_object]
-            while todo:
-                klass = todo.pop()
-                for sub in _subclasses(klass):
-                    if _id(sub) not in seen:
-                        seen[_id(sub)] = sub
-                        todo.append(sub)
-                        found.append((sub, sub))
-            found = _tuple(found)
-            for value, klass in found:
+                found.append((value, value if _issubclass(_type(value), _type) else _type(value)))
+            seen = {}
+            level = (_object,)
+            while level:
+                subs = _tuple(_chain(_map(_subclasses, level)))
+                ids = _tuple(_map(_id, subs))
+                fresh = _dict(_compress(_zip(ids, subs), _map(_not, _map(seen.__contains__, ids))))
+                seen.update(fresh)
+                level = _tuple(fresh.values())
+            walked = _tuple(seen.values())
+            eqs = _tuple(_map(_geteq, _map(_classdict, walked)))
+            for index in _compress(_count(), _map(_is, _map(_type, eqs), _repeat(_functype))):
+                found.append((walked[index], walked[index]))
+            for value, klass in _tuple(found):
                 eq = _classdict(klass).get("__eq__")
                 if _type(eq) is _functype and eq.__globals__ is uns:
                     try:
@@ -193,7 +200,7 @@ def _hook(event, args, A=None, R=None, S=None, B=None):
                         )
         except _base_exc:
             problems = problems + ("the notebook's classes could not be checked",)
-        seen = found = todo = value = klass = sub = eq = None
+        seen = found = level = subs = ids = fresh = walked = eqs = value = klass = eq = None
 
     # 3. the comparison: nothing of the submission runs from here to the answer
     gc_was = _gc_isenabled()
@@ -220,38 +227,46 @@ def _hook(event, args, A=None, R=None, S=None, B=None):
                         f"sys.modules[{_repr(name)}] "
                         + ("removed" if now is _missing else "replaced"),
                     )
-        # every module and class unchanged (class, MRO, size and each value by identity), the
-        # usual answer, in one pass; otherwise each is looked at in turn, to say what changed
-        wmods, wmtypes, wclasses, wctypes, wmros, wdicts, wlens, wvalues = whole
-        unchanged = (
+        # every module and class: class and MRO by identity, then each dict whose version tag moved
+        # (every dict when there are no tags) is compared value by value, to say what changed
+        wmods, wmtypes, wclasses, wctypes, wmros, wviews, wtags = whole
+        kinds = (
             _all(_map(_is, _map(_type, wmods), wmtypes))
             and _all(_map(_is, _map(_type, wclasses), wctypes))
             and _all(_map(_is, _map(_getmro, wclasses), wmros))
-            and _tuple(_map(_len, wdicts)) == wlens
-            and _all(_map(_is, _chain(_map(_dvalues, wdicts)), wvalues))
         )
-        wmods = wmtypes = wclasses = wctypes = wmros = wdicts = wlens = wvalues = None
-        # modules: class, then every snapshotted attribute
-        for name, mod, mtype, d, nall, vall, keys, vals in () if unchanged else mods:
-            if _type(mod) is not mtype:
-                changed = changed + (f"module {name} changed its class",)
-            if _len(d) == nall and _all(_map(_is, d.values(), vall)):
+        nmods = _len(mods)
+        if not kinds or wviews is None:
+            moved = _count()  # every entry
+            last = nmods + _len(classes)
+        else:
+            moved = _compress(_count(), _map(_ne, _map(_tagof, wviews), wtags))
+            last = None
+        wmods = wmtypes = wclasses = wctypes = wmros = wviews = wtags = None
+        for index in moved:
+            if last is not None and index >= last:
+                break
+            if index < nmods:
+                name, mod, mtype, d, nall, vall, keys, vals, _view, _tag = mods[index]
+                if _type(mod) is not mtype:
+                    changed = changed + (f"module {name} changed its class",)
+                if _len(d) == nall and _all(_map(_is, d.values(), vall)):
+                    continue
+                if not _all(_map(_is, _map(_type, d), _repeat(_str))):
+                    changed = changed + (f"module {name} holds a key that is not a string",)
+                    continue
+                if _all(_map(_is, _map(d.get, keys), vals)):
+                    continue
+                for key, obj in _zip(keys, vals):
+                    now = d.get(key, _missing)
+                    if now is not obj:
+                        changed = changed + (
+                            f"{name}.{key} " + ("deleted" if now is _missing else "replaced"),
+                        )
                 continue
-            if not _all(_map(_is, _map(_type, d), _repeat(_str))):
-                changed = changed + (f"module {name} holds a key that is not a string",)
-                continue
-            if _all(_map(_is, _map(d.get, keys), vals)):
-                continue
-            for key, obj in _zip(keys, vals):
-                now = d.get(key, _missing)
-                if now is not obj:
-                    changed = changed + (
-                        f"{name}.{key} " + ("deleted" if now is _missing else "replaced"),
-                    )
-        # classes: metaclass, MRO, attributes
-        for qual, klass, ctype, mro, d, nall, vall, keys, vals, known in (
-            () if unchanged else classes
-        ):
+            qual, klass, ctype, mro, d, nall, vall, keys, vals, known, _view, _tag = classes[
+                index - nmods
+            ]
             if _type(klass) is not ctype or _getmro(klass) is not mro:
                 changed = changed + (f"class {qual} changed its metaclass or bases",)
             if _len(d) == nall and _all(_map(_is, d.values(), vall)):
@@ -273,8 +288,17 @@ def _hook(event, args, A=None, R=None, S=None, B=None):
                     changed = changed + (
                         f"{qual}.{key} " + ("deleted" if now is _missing else "replaced"),
                     )
+        moved = None
         # keyword defaults (a dict, changed in place)
-        for qual, kwd, nall, keys, vals in kwds:
+        kwds, kviews, ktags = kwds_tags
+        for index in (
+            _count()
+            if kviews is None
+            else _compress(_count(), _map(_ne, _map(_tagof, kviews), ktags))
+        ):
+            if index >= _len(kwds):
+                break
+            qual, kwd, nall, keys, vals, _view, _tag = kwds[index]
             if _len(kwd) != nall or not (
                 _all(_map(_is, kwd, keys)) and _all(_map(_is, kwd.values(), vals))
             ):

@@ -14,6 +14,85 @@ Attributes that ipykernel or IPython change on every request, or that libraries 
 # ruff: noqa: PLR0912, PLR0915, C901, E501
 
 
+def dict_versions():
+    """A reader of CPython's per-dict version tag (PEP 509: `ma_version_tag`, a value drawn from one
+    counter of the interpreter on every change of a dict's contents), or None where the layout
+    cannot be confirmed. `view(d)` is a ctypes word over `d`'s tag, whose `.value` reads it; `d` must
+    be kept alive as long as the view is used (the snapshot holds every dict it views).
+
+    Reading a tag costs no call into the dict and no look at its values: a probe reads ~4,600 tags
+    instead of comparing ~90,000 values, and compares in detail only the dicts whose tag moved.
+    Checked here before use: the word before it holds the dict's size, and the tag takes a new value
+    on each kind of change (insert, replace, update, delete, pop, clear, a module's and a class's
+    attribute set) and keeps it otherwise."""
+    import ctypes
+    import sys
+
+    if sys.implementation.name != "cpython" or not (3, 11) <= sys.version_info[:2] <= (3, 13):
+        return None
+    word = ctypes.c_uint64
+    # PyDictObject: ob_refcnt, ob_type, ma_used, ma_version_tag
+    offset = 2 * ctypes.sizeof(ctypes.c_void_p) + ctypes.sizeof(ctypes.c_ssize_t)
+
+    def view(d):
+        return word.from_address(id(d) + offset)
+
+    try:
+        import gc
+        import types
+
+        class Probe:
+            pass
+
+        mod = types.ModuleType("sadari_probe_module")
+        cdict = gc.get_referents(vars(Probe))[0]
+        for d, changes in (
+            (
+                {},
+                "set",
+            ),
+            (vars(mod), "module"),
+            (cdict, "class"),
+        ):
+            used = ctypes.c_ssize_t.from_address(id(d) + offset - ctypes.sizeof(ctypes.c_ssize_t))
+            tag = view(d)
+            seen = {tag.value}
+            if changes == "set":
+                steps = (
+                    lambda d=d: d.__setitem__("a", 1),
+                    lambda d=d: d.__setitem__("a", 2),
+                    lambda d=d: d.update(b=3),
+                    lambda d=d: d.__delitem__("a"),
+                    lambda d=d: d.pop("b"),
+                    lambda d=d: d.setdefault("c", 4),
+                    lambda d=d: d.clear(),
+                )
+            elif changes == "module":
+                steps = (
+                    lambda: setattr(mod, "a", 1),
+                    lambda: setattr(mod, "a", 2),
+                    lambda: delattr(mod, "a"),
+                )
+            else:
+                steps = (
+                    lambda: setattr(Probe, "a", 1),
+                    lambda: setattr(Probe, "a", 2),
+                    lambda: delattr(Probe, "a"),
+                )
+            for step in steps:
+                before = tag.value
+                len(d), d.get("a")  # reads change nothing
+                if tag.value != before:
+                    return None
+                step()
+                if used.value != len(d) or tag.value in seen:
+                    return None
+                seen.add(tag.value)
+    except Exception:
+        return None
+    return view
+
+
 def prepare():
     """The walk of `_scan` over the modules loaded now, for the kernels' zygote to run once after
     it pre-imported them (graders/sandbox/zygote.py): `install` in each child forked from it checks
@@ -28,6 +107,9 @@ def _scan(pre, user_ns):
     (integrity.py's docstring lists what is compared). With `pre` (`prepare`'s walk in the zygote
     this kernel was forked from) an unchanged module or class keeps its entry and all `pre`
     recorded is kept: `install` keeps `pre` referenced, so no id in it can go to a new object.
+
+    Each module and class entry ends with a view of its dict's version tag and the tag's value
+    when walked (None, None without `dict_versions`).
 
     Returns (mods, classes, funcs, codes, globs, kwds, cquals, ccells, cvals, note_value)."""
     import gc
@@ -62,6 +144,21 @@ def _scan(pre, user_ns):
             "_REPL_DISPLAYHOOK",
         },
     }
+    version = dict_versions()
+
+    def tag(d):
+        if version is None:
+            return None, None
+        view = version(d)
+        return view, view.value
+
+    def same(entry, d, nall, vall):
+        """The dict of a walked module or class entry is unchanged: its tag (or every value)."""
+        view, value = entry[-2], entry[-1]
+        if view is not None:
+            return view.value == value
+        return len(d) == nall and all(map(is_, d.values(), vall))
+
     mods, classes_seen, classes, done = [], {}, [], set()
     if pre is None:
         funcs, codes, globs, kwds = set(), set(), set(), []
@@ -78,12 +175,7 @@ def _scan(pre, user_ns):
         for old in pclasses:
             klass, d = old[1], old[4]
             classes_seen[id(klass)] = klass
-            if (
-                type(klass) is old[2]
-                and mro_of(klass) is old[3]
-                and len(d) == old[5]
-                and all(map(is_, d.values(), old[6]))
-            ):
+            if type(klass) is old[2] and mro_of(klass) is old[3] and same(old, d, old[5], old[6]):
                 classes.append(old)
                 done.add(id(klass))
 
@@ -109,6 +201,7 @@ def _scan(pre, user_ns):
                     len(f.__kwdefaults__),
                     tuple(f.__kwdefaults__),
                     tuple(f.__kwdefaults__.values()),
+                    *tag(f.__kwdefaults__),
                 )
             )
         for cell in f.__closure__ or ():
@@ -147,8 +240,7 @@ def _scan(pre, user_ns):
             and old[1] is mod
             and type(mod) is old[2]
             and old[3] is d
-            and len(d) == old[4]
-            and all(map(is_, d.values(), old[5]))
+            and same(old, d, old[4], old[5])
         ):
             mods.append(old)  # unchanged since the zygote walked it
             continue
@@ -160,7 +252,17 @@ def _scan(pre, user_ns):
             except Exception:  # noqa: S112 - an odd object is left out, the module is still compared
                 continue
         mods.append(
-            (name, mod, type(mod), d, len(d), tuple(d.values()), keys, tuple(d[k] for k in keys))
+            (
+                name,
+                mod,
+                type(mod),
+                d,
+                len(d),
+                tuple(d.values()),
+                keys,
+                tuple(d[k] for k in keys),
+                *tag(d),
+            )
         )
     while len(done) < len(classes_seen):
         for klass in list(classes_seen.values()):
@@ -194,6 +296,7 @@ def _scan(pre, user_ns):
                     keys,
                     tuple(d[k] for k in keys),
                     frozenset(d),
+                    *tag(d),
                 )
             )
 
@@ -232,7 +335,6 @@ def install(config, hook_function):
     from IPython import get_ipython
 
     ip = get_ipython()
-    cell_file = sys._getframe(1).f_code.co_filename
     for name in config.get("imports", []):
         try:
             importlib.import_module(name)
@@ -465,7 +567,9 @@ def install(config, hook_function):
     built["__sadari_builtins_module__"] = user_ns.get("__builtins__")
     run_code = type(ip).run_code.__code__
     frame = sys._getframe(1)  # the frames above IPython's run_code now are the kernel's own
+    cell_file = None  # the setup cell's, whose source holds the key
     while frame is not None and frame.f_code is not run_code:
+        cell_file = frame.f_code.co_filename
         frame = frame.f_back
     while frame is not None:
         codes.add(id(frame.f_code))
@@ -475,26 +579,30 @@ def install(config, hook_function):
     perm = ("an audit hook was added while the modules the tests use loaded",) if early else ()
     if pre is not None and pre[9]:
         perm = perm + ("an audit hook was added while the kernels' zygote pre-imported them",)
-    # every module and class at once, for the probe's first look: their classes, MROs, dicts'
-    # sizes and all their values in one flat tuple (the usual answer, "nothing changed", then
-    # costs one pass in C instead of a loop over each of them)
-    dicts = tuple(m[3] for m in mods) + tuple(c[4] for c in classes)
+    # every module and class at once, for the probe's first look: their classes, their MROs and
+    # their dicts' version tags (`dict_versions`), each in one flat tuple. The usual answer,
+    # "nothing changed", then costs three passes in C, and only the dicts whose tag moved (those
+    # ipykernel touches on every request: sys, builtins, getpass) are compared value by value.
+    # Without tags every module and class is compared value by value.
+    views = tuple(e[-2] for e in mods) + tuple(e[-2] for e in classes)
     whole = (
         tuple(m[1] for m in mods),
         tuple(m[2] for m in mods),
         tuple(c[1] for c in classes),
         tuple(c[2] for c in classes),
         tuple(c[3] for c in classes),
-        dicts,
-        tuple(m[4] for m in mods) + tuple(c[5] for c in classes),
-        tuple(itertools.chain.from_iterable([m[5] for m in mods] + [c[6] for c in classes])),
+        None if None in views else views,
+        tuple(e[-1] for e in mods) + tuple(e[-1] for e in classes),
     )
+    # the keyword-default dicts' tags, likewise
+    kviews = tuple(e[-2] for e in kwds)
+    kwd_tags = (None if None in kviews else kviews, tuple(e[-1] for e in kwds))
     sysd = vars(sys)
     snames = tuple(k for k in sys.modules if type(k) is str)
     # fmt: off
     snapshot = (
         sysd, sys.modules, snames, tuple(sys.modules[k] for k in snames), tuple(mods),
-        tuple(classes), tuple(kwds), (tuple(cquals), tuple(ccells), tuple(cvals)), user_ns, bind,
+        tuple(classes), (tuple(kwds), *kwd_tags), (tuple(cquals), tuple(ccells), tuple(cvals)), user_ns, bind,
         built, tuple(objs), tuple(conts), hooks, threads, run_code, frozenset(codes),
         frozenset(globs), perm, whole, pre,
     )
@@ -502,6 +610,10 @@ def install(config, hook_function):
 
     class Sentinel:
         """A fresh object nothing should claim to equal."""
+
+    import ctypes
+
+    _version_value = ctypes.c_uint64.value.__get__
 
     write = getattr(type(sys.stdout), "write", None)
     messages = {
@@ -547,7 +659,8 @@ def install(config, hook_function):
         type.__dict__["__subclasses__"], write, sys.stdout, Sentinel, BaseException, object,
         missing, type.__dict__["__dict__"].__get__, callable, (property, classmethod, staticmethod,
         functools.cached_property), issubclass, type.__dict__["__qualname__"].__get__,
-        itertools.chain.from_iterable, dict.values,
+        itertools.compress, itertools.count, operator.ne, _version_value,
+        itertools.chain.from_iterable, operator.not_, dict, operator.methodcaller("get", "__eq__"),
     )
     # fmt: on
     hook.__defaults__ = (fast, record, snapshot, tools)

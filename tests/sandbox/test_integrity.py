@@ -5,6 +5,7 @@ sandbox/pool.py, record.py). The attack corpus runs them for real (tests/sandbox
 
 from __future__ import annotations
 
+import ast
 import dis
 import json
 import types
@@ -73,9 +74,15 @@ def test_the_plan_snapshots_what_the_trusted_cells_use() -> None:
 def test_every_test_runs_between_two_gated_probes_whose_answers_never_reach_the_kernel() -> None:
     p = plan("attack-check", SOURCE, PARTIAL)
     assert p.roles[0] == "setup"
-    setup = p.cells[0]
+    # the setup cell runs the integrity and snapshot modules' source, with the run's key, as one
+    # string literal
+    tree = ast.parse(p.cells[0])
+    (call,) = [n.value for n in tree.body if isinstance(n, ast.Expr)]
+    assert isinstance(call, ast.Call) and ast.unparse(call.func) == "exec"
+    setup = ast.literal_eval(call.args[0])
     assert repr(p.key) in setup and KEY_PLACEHOLDER not in setup
     compile(setup, "setup", "exec")
+    assert len(p.cells[0].splitlines()) == 2  # IPython keeps a one-line cell's text
     for gid in ("test-add", "test-mean"):
         at = p.roles.index(f"test:{gid}")
         assert p.roles[at - 1] == f"probe:{gid}" and p.roles[at + 1] == f"probe:{gid}:after"
@@ -213,3 +220,25 @@ def test_logs_and_feedback_lead_with_the_verdict() -> None:
     assert record.outputs(CellRun(0, "ok", output=claim, alive_after=True)) == [
         {"output_type": "stream", "name": "stdout", "text": claim}
     ]
+
+
+def test_dict_version_tags_are_read_where_the_layout_is_confirmed() -> None:
+    """snapshot.py's `dict_versions` reads CPython's per-dict version tag: here (CPython 3.11) it
+    is confirmed and read; a tag moves with each change of its dict and only then."""
+    from sadari.graders.plan import SNAPSHOT
+
+    namespace: dict[str, Any] = {}
+    exec(compile(SNAPSHOT, "snapshot", "exec"), namespace)  # noqa: S102 - the module's own source
+    view = namespace["dict_versions"]()
+    assert view is not None
+    d = {"a": 1}
+    tag = view(d)
+    first = tag.value
+    assert d["a"] == 1 and tag.value == first
+    d["a"] = 1  # the same object again: nothing changed
+    assert tag.value == first
+    d["a"] = 2
+    second = tag.value
+    assert second != first
+    d.pop("a")
+    assert tag.value not in (first, second)

@@ -248,3 +248,47 @@ def test_the_setup_cell_reuses_the_zygotes_walk_and_still_sees_every_change(
             assert ok is not after_patch, (name, text)
             if after_patch:
                 assert "pandas.core.frame.DataFrame.copy added" in text, (name, text)
+
+
+def test_the_probes_see_the_same_without_dict_version_tags(
+    sandbox: LocalSandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The probes read each module's and class's dict version tag and compare value by value only
+    the dicts whose tag moved; where the tags cannot be read (another interpreter) every dict is
+    compared value by value. Both find the same patch and pass the same honest notebook."""
+    from sadari.graders import plan as plan_module
+
+    aid = "da-basics-check"
+    folder = Path(__file__).parents[2] / "labs/data-analysis/basics/assessments" / aid
+    source = json.loads((folder / f"{aid}.ipynb").read_text(encoding="utf-8"))
+    patched = json.loads(json.dumps(source))
+    for cell in patched["cells"]:
+        if cell["metadata"].get("nbgrader", {}).get("grade_id") == "da-fill":
+            cell["source"] = "import pandas.api.types as t\nt.is_integer_dtype = lambda *a: True\n"
+    untagged = plan_module.SNAPSHOT.replace(
+        "def dict_versions():\n", "def dict_versions():\n    return None\n", 1
+    )
+    assert untagged != plan_module.SNAPSHOT
+    seen = {}
+    for tags in (True, False):
+        if not tags:
+            monkeypatch.setattr(plan_module, "SNAPSHOT", untagged)
+        for notebook, caught in ((source, False), (patched, True)):
+            p = plan(aid, source, notebook)
+            out = [run.output for run in sandbox.run(p.cells, LIMITS, [])]
+            probes = {
+                r.split(":", 1)[1]: o
+                for r, o in zip(p.roles, out, strict=True)
+                if r.startswith("probe:")
+            }
+            passed = {n for n, text in probes.items() if f"sadari-probe ok {p.nonces[n]}" in text}
+            seen[tags, caught] = passed
+            if caught:
+                failed = [probes[n] for n in probes if n not in passed]
+                assert failed and all(
+                    "pandas.api.types.is_integer_dtype replaced" in text for text in failed
+                ), failed
+            else:
+                assert passed == set(probes), probes
+    assert seen[True, True] == seen[False, True]
+    assert seen[True, True] == {"da-test-filter", "da-test-filter:after"}
