@@ -55,7 +55,7 @@ class Kernel:
             return False
         try:
             self.client.kernel_info()
-            reply = self.client.get_shell_msg(timeout=timeout)
+            reply = self.client.shell_channel.get_msg(timeout=timeout)
             return bool(reply["content"].get("status") == "ok")
         except Exception:
             return False
@@ -116,7 +116,7 @@ def _wait_for_answer(kernel: Kernel, deadline: float) -> None:
             raise RuntimeError("the sandboxed kernel did not answer in time")
         msg_id = client.kernel_info()
         try:
-            reply = client.get_shell_msg(timeout=min(1.0, left))
+            reply = client.shell_channel.get_msg(timeout=min(1.0, left))
         except queue.Empty:
             continue
         if reply["parent_header"].get("msg_id") != msg_id:
@@ -124,7 +124,7 @@ def _wait_for_answer(kernel: Kernel, deadline: float) -> None:
         end = time.monotonic() + 0.2
         while (wait := end - time.monotonic()) > 0:
             try:
-                msg = client.get_iopub_msg(timeout=wait)
+                msg = client.iopub_channel.get_msg(timeout=wait)
             except queue.Empty:
                 break
             if msg["parent_header"].get("msg_id") == msg_id:
@@ -300,6 +300,8 @@ def _execute_one(kernel: Kernel, index: int, code: str, budget: float, limits: L
     kept = 0
     idle = False
     reply: dict[str, Any] | None = None
+    # messages are read with the channels' own (synchronous) get_msg: the blocking client's
+    # get_shell_msg/get_iopub_msg run an asyncio event loop for every message
     shell, iopub = client.shell_channel.socket, client.iopub_channel.socket
     poller = zmq.Poller()
     poller.register(shell, zmq.POLLIN)
@@ -316,7 +318,7 @@ def _execute_one(kernel: Kernel, index: int, code: str, budget: float, limits: L
         try:
             if shell in ready and reply is None:
                 with contextlib.suppress(queue.Empty):
-                    msg = client.get_shell_msg(timeout=0.01)
+                    msg = client.shell_channel.get_msg(timeout=0.01)
                     if msg["parent_header"].get("msg_id") == msg_id:
                         if not isinstance(msg["content"], dict):
                             raise TypeError("the execute reply is not an object")
@@ -324,7 +326,7 @@ def _execute_one(kernel: Kernel, index: int, code: str, budget: float, limits: L
             if iopub not in ready:
                 continue
             try:
-                msg = client.get_iopub_msg(timeout=0.01)
+                msg = client.iopub_channel.get_msg(timeout=0.01)
             except queue.Empty:
                 continue
             if msg["parent_header"].get("msg_id") != msg_id:
