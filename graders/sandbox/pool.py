@@ -1,7 +1,9 @@
 """What every kernel-per-submission backend shares: a kernel started somewhere walled-in, reached
 over ZeroMQ IPC sockets in a folder the trusted side owns; a small pool of kernels started ahead by
 one long-lived thread (never reused); and the trusted side's execution loop that turns the kernel's
-messages into one `CellRun` per cell, with a wall-clock limit and a liveness check after each cell.
+messages into one `CellRun` per cell, with a wall-clock limit and a liveness check after each cell
+(a kernel_info request; after a tamper probe, whose signed answer already shows the kernel ran it,
+its process's).
 
 A cell may start with a gate line, `#sadari-gate {"expect": "...", "fails": "next" | "previous"}`,
 that the loop reads and never sends: the cell passes when it ran, raised nothing, the kernel still
@@ -267,7 +269,9 @@ def execute(kernel: Kernel, cells: list[str], limits: Limits) -> list[CellRun]:
             blocked = ""
             continue
         budget = min(limits.wall_seconds, limits.total_seconds - (time.monotonic() - started))
-        run = _execute_one(kernel, index, code, budget, limits)
+        # a gated cell's signed answer shows the kernel ran it to the end: its liveness is its
+        # process's (the cell after it, a test or the end of the run, asks the kernel again)
+        run = _execute_one(kernel, index, code, budget, limits, confirm=gate is None)
         if run.status == "timeout":
             stopped = "timeout"
             kernel.kill()
@@ -288,7 +292,9 @@ def execute(kernel: Kernel, cells: list[str], limits: Limits) -> list[CellRun]:
     return runs
 
 
-def _execute_one(kernel: Kernel, index: int, code: str, budget: float, limits: Limits) -> CellRun:
+def _execute_one(
+    kernel: Kernel, index: int, code: str, budget: float, limits: Limits, confirm: bool = True
+) -> CellRun:
     client = kernel.client
     t0 = time.monotonic()
     run = CellRun(index, "ok")
@@ -360,5 +366,5 @@ def _execute_one(kernel: Kernel, index: int, code: str, budget: float, limits: L
     run.output = "".join(output)
     run.seconds = time.monotonic() - t0
     if run.status in ("ok", "error"):
-        run.alive_after = kernel.alive()
+        run.alive_after = kernel.alive() if confirm else not kernel.exited()
     return run

@@ -133,7 +133,11 @@ def run_gated(
 ) -> list[CellRun]:
     sent: list[str] = []
 
-    def execute_one(kernel: Any, index: int, code: str, budget: float, limits: Limits) -> CellRun:
+    def execute_one(
+        kernel: Any, index: int, code: str, budget: float, limits: Limits, confirm: bool = True
+    ) -> CellRun:
+        # only a gated cell (a probe, whose signed answer shows it ran) skips the kernel_info check
+        assert confirm is not any(code == c.partition("\n")[2] for c in cells if c.startswith(GATE))
         sent.append(code)
         run = outputs.get(code, CellRun(index, "ok", alive_after=True))
         run.index = index
