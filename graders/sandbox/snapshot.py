@@ -98,7 +98,8 @@ def prepare():
     it pre-imported them (graders/sandbox/zygote.py): `install` in each child forked from it checks
     that each module and class walked is unchanged and reuses its entry instead of walking it again.
     The zygote never runs a submission's code, so what it walked is the libraries' own state."""
-    return _scan(None, None)[:9]
+    mods, classes, funcs, codes, globs, *rest = _scan(None, None)[:9]
+    return (mods, classes, funcs.frozen(), codes.frozen(), globs.frozen(), *rest)
 
 
 def _scan(pre, user_ns):
@@ -111,13 +112,21 @@ def _scan(pre, user_ns):
     Each module and class entry ends with a view of its dict's version tag and the tag's value
     when walked (None, None without `dict_versions`).
 
-    Returns (mods, classes, funcs, codes, globs, kwds, cquals, ccells, cvals, note_value)."""
+    Returns (mods, classes, funcs, codes, globs, kwds, cquals, ccells, cvals, note_value); funcs,
+    codes and globs are sets of ids (`Ids`: `frozen()` gives the frozenset)."""
     import gc
     import operator
     import sys
     import types
+    from itertools import compress, count, repeat
 
-    is_ = operator.is_
+    is_, is_not, eq, ne, not_ = (
+        operator.is_,
+        operator.is_not,
+        operator.eq,
+        operator.ne,
+        operator.not_,
+    )
     module_type = types.ModuleType
 
     def tracked(value):
@@ -160,24 +169,92 @@ def _scan(pre, user_ns):
         return len(d) == nall and all(map(is_, d.values(), vall))
 
     mods, classes_seen, classes, done = [], {}, [], set()
+    reused = set()  # the names of the modules taken whole from `pre`
+    column = operator.itemgetter
+
+    def tagged(entries):
+        return version is not None and all(map(is_not, map(column(-2), entries), repeat(None)))
+
+    if version is not None:
+        tag_value = type(version({})).value.__get__
+
+    class Ids:
+        """A set of ids: those `pre` holds (frozen, shared by every child of the zygote: never
+        copied) and this kernel's own."""
+
+        __slots__ = ("base", "more")
+
+        def __init__(self, base=frozenset()):
+            self.base, self.more = base, set()
+
+        def __contains__(self, i):
+            return i in self.more or i in self.base
+
+        def add(self, i):
+            if i not in self.base:
+                self.more.add(i)
+
+        def frozen(self):
+            return self.base | self.more if self.more else self.base
+
     if pre is None:
-        funcs, codes, globs, kwds = set(), set(), set(), []
+        funcs, codes, globs, kwds = Ids(), Ids(), Ids(), []
         cquals, ccells, cvals = [], [], []
         mods_pre = {}
     else:
         pmods, pclasses, pfuncs, pcodes, pglobs, pkwds, pquals, pcells, pvals = pre
-        funcs, codes, globs, kwds = set(pfuncs), set(pcodes), set(pglobs), list(pkwds)
+        funcs, codes, globs, kwds = Ids(pfuncs), Ids(pcodes), Ids(pglobs), list(pkwds)
         cquals, ccells, cvals = list(pquals), list(pcells), list(pvals)
         mods_pre = {m[0]: m for m in pmods}
-        # the classes walked before: each unchanged one (metaclass, MRO, every value of its dict
-        # by identity) is reused, the others are walked again below
+        # the classes walked before: each unchanged one (metaclass, MRO, its dict by tag, else
+        # every value by identity) is reused, the others are walked again below
         mro_of = type.__dict__["__mro__"].__get__
-        for old in pclasses:
-            klass, d = old[1], old[4]
-            classes_seen[id(klass)] = klass
-            if type(klass) is old[2] and mro_of(klass) is old[3] and same(old, d, old[5], old[6]):
-                classes.append(old)
-                done.add(id(klass))
+        klasses = tuple(map(column(1), pclasses))
+        classes_seen.update(zip(map(id, klasses), klasses, strict=True))
+        if tagged(pclasses):
+            # in C passes: the usual answer is "all but a dozen unchanged"
+            moved = set(
+                compress(count(), map(is_not, map(type, klasses), map(column(2), pclasses)))
+            )
+            moved.update(
+                compress(count(), map(is_not, map(mro_of, klasses), map(column(3), pclasses)))
+            )
+            moved.update(
+                compress(
+                    count(),
+                    map(ne, map(tag_value, map(column(-2), pclasses)), map(column(-1), pclasses)),
+                )
+            )
+            kept = tuple(map(not_, map(moved.__contains__, range(len(pclasses)))))
+            classes.extend(compress(pclasses, kept))
+            done.update(compress(map(id, klasses), kept))
+        else:
+            for old in pclasses:
+                klass, d = old[1], old[4]
+                if (
+                    type(klass) is old[2]
+                    and mro_of(klass) is old[3]
+                    and same(old, d, old[5], old[6])
+                ):
+                    classes.append(old)
+                    done.add(id(klass))
+        # the modules walked before, likewise (by their entry in sys.modules, class and tag)
+        if tagged(pmods):
+            now = tuple(map(sys.modules.get, map(column(0), pmods)))
+            kept = tuple(
+                map(
+                    all,
+                    zip(
+                        map(is_, now, map(column(1), pmods)),
+                        map(is_, map(type, now), map(column(2), pmods)),
+                        map(eq, map(tag_value, map(column(-2), pmods)), map(column(-1), pmods)),
+                        strict=True,
+                    ),
+                )
+            )
+            mods.extend(compress(pmods, kept))
+            mods_pre = {}
+            reused = set(compress(map(column(0), pmods), kept))
 
     def note_code(code):
         stack = [code]
@@ -228,7 +305,7 @@ def _scan(pre, user_ns):
                     classes_seen[id(klass)] = klass
 
     for name, mod in list(sys.modules.items()):
-        if not isinstance(mod, module_type) or name == "__main__":
+        if name in reused or not isinstance(mod, module_type) or name == "__main__":
             continue
         d = vars(mod)
         if d is user_ns:
@@ -603,8 +680,8 @@ def install(config, hook_function):
     snapshot = (
         sysd, sys.modules, snames, tuple(sys.modules[k] for k in snames), tuple(mods),
         tuple(classes), (tuple(kwds), *kwd_tags), (tuple(cquals), tuple(ccells), tuple(cvals)), user_ns, bind,
-        built, tuple(objs), tuple(conts), hooks, threads, run_code, frozenset(codes),
-        frozenset(globs), perm, whole, pre,
+        built, tuple(objs), tuple(conts), hooks, threads, run_code, codes.frozen(),
+        globs.frozen(), perm, whole, pre,
     )
     # fmt: on
 
@@ -644,7 +721,7 @@ def install(config, hook_function):
     record = []
     # fmt: off
     fast = (
-        events, RuntimeError, types.FrameType, id(private), id(hook), frozenset(funcs),
+        events, RuntimeError, types.FrameType, id(private), id(hook), funcs.frozen(),
         frozenset(tracked_ids), id, type, str, bytes, len, messages, os.fspath, BaseException,
     )
     # fmt: on
