@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import functools
 import hashlib
 import hmac
 import json
@@ -215,6 +216,13 @@ def _uses(tree: ast.Module) -> set[str]:
     return loads - stores
 
 
+@functools.lru_cache(maxsize=256)
+def _test_uses(code: str) -> frozenset[str]:
+    """`_uses` of a test cell's source, read once per source cell."""
+    tree = _parse(code)
+    return frozenset(_uses(tree)) if tree is not None else frozenset()
+
+
 def _reached(tree: ast.Module, bound: dict[str, tuple[str, str | None]]) -> set[str]:
     """Dotted paths a cell reaches through attributes of imported names (`np.testing.x` ->
     numpy.testing, numpy.testing.x): the submodules among them load lazily, on first use, so SETUP
@@ -238,6 +246,16 @@ def trusted_context(cells: list[str]) -> tuple[list[str], dict[str, tuple[str, s
     """What the source's setup, locked and test cells import — modules, and the paths they reach
     through attributes of imported names — and the names they bind by importing (a name some
     trusted cell also binds otherwise, or to two different things, is left out)."""
+    modules, bound = _trusted_context(tuple(cells))
+    return list(modules), dict(bound)
+
+
+@functools.lru_cache(maxsize=64)
+def _trusted_context(
+    cells: tuple[str, ...],
+) -> tuple[tuple[str, ...], dict[str, tuple[str, str | None]]]:
+    """`trusted_context` of one source's cells, read once per source (every submission of an
+    assessment has the same: parsing and walking them was ~5 ms of each submission's plan)."""
     modules: set[str] = set()
     bound: dict[str, tuple[str, str | None]] = {}
     conflicting: set[str] = set()
@@ -257,7 +275,7 @@ def trusted_context(cells: list[str]) -> tuple[list[str], dict[str, tuple[str, s
         modules |= {"matplotlib.pyplot", "matplotlib_inline.backend_inline"}
     for name in conflicting:
         bound.pop(name, None)
-    return sorted(modules), bound
+    return tuple(sorted(modules)), bound
 
 
 def plan(notebook_id: str, source: dict[str, Any], submission: dict[str, Any]) -> Plan:
@@ -317,9 +335,7 @@ def plan(notebook_id: str, source: dict[str, Any], submission: dict[str, Any]) -
                 continue
             if meta.get("grade"):
                 test = _source(src_cell)
-                tree = _parse(test)
-                used = _uses(tree) if tree is not None else set()
-                names = sorted(n for n in used if n in bound or n in BUILTIN_NAMES)
+                names = sorted(n for n in _test_uses(test) if n in bound or n in BUILTIN_NAMES)
                 probe(str(gid), names, "before")
                 add(test, f"test:{gid}", index)
                 probe(str(gid), names, "after")

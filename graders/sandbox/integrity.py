@@ -27,11 +27,11 @@ and test cells import (found with `ast` on the trusted side). `install`:
 A probe cell before each test cell calls the hook with `sys.audit("sadari.probe", challenge, names,
 phase)`. The hook first makes sure the probe cell itself called it, run by IPython (every frame
 above belongs to a snapshotted library), then (before a test only) asks the notebook's own classes
-— those of the notebook's values and every class defined in the notebook, found by walking all
-subclasses of `object` — whether their `__eq__` claims to equal a fresh object, then — garbage collector off, signals
-blocked, no thread switch — compares the whole state with the snapshot (the ~4,600 module and
-class dicts and ~1,000 keyword-default dicts through their version tags: only those whose tag moved
-are compared value by value; snapshot.py `dict_versions`) and prints
+(those of the notebook's values, and every class whose `__eq__` the notebook defined, found by
+walking all subclasses of `object`) whether their `__eq__` claims to equal a fresh object, then —
+garbage collector off, signals blocked, no thread switch — compares the whole state with the
+snapshot (the ~4,600 module and class dicts and ~1,000 keyword-default dicts through their version
+tags: only those whose tag moved are compared value by value; snapshot.py `dict_versions`) and prints
 `sadari-probe ok <mac>` or `sadari-probe fail <mac> <what changed>`. The mac is an HMAC of the
 challenge under the run's key, so nothing else in the kernel can print an answer the trusted side
 accepts: a notebook that replaces the probe (`__import__`, `sys.audit`, IPython's cell runner…) only
@@ -51,8 +51,8 @@ compared, except the hooks listed above; and code the submission leaves behind t
 it does not choose — a finalizer run by the garbage collector, a signal handler installed and
 removed between two probes — could switch a patch on only while a test runs; a class whose
 `__eq__` claims to equal anything, made only inside a function a test calls, is not there yet to be
-asked before that test. The snapshot turns
-each of these into a deliberate effort instead of a one-line patch.
+asked before that test. The snapshot turns each of these into a deliberate effort instead of a
+one-line patch.
 """
 
 # ruff: noqa: PLR0912, PLR0915, C901, PLR0913, E501, SIM105
