@@ -126,7 +126,7 @@ def _hook(event, args, A=None, R=None, S=None, B=None):
         _getsi, _setsi, _gettrace, _getprofile, _getsignal, _thread_count, _cellget, _getmro,
         _methodtype, _functype, _subclasses, _write, _stdout, _sentinel, _base_exc, _object,
         _missing, _classdict, _callable, descriptors, _issubclass, _qualname,
-        _compress, _count, _ne, _tagof, _chain, _not, _dict, _geteq,
+        _compress, _count, _ne, _tagof, _chain, _not, _dict, _geteq, _range,
     ) = B
     # fmt: on
     # fmt: off
@@ -236,68 +236,55 @@ def _hook(event, args, A=None, R=None, S=None, B=None):
             and _all(_map(_is, _map(_getmro, wclasses), wmros))
         )
         nmods = _len(mods)
-        if not kinds or wviews is None:
-            moved = _count()  # every entry
-            last = nmods + _len(classes)
-        else:
-            moved = _compress(_count(), _map(_ne, _map(_tagof, wviews), wtags))
-            last = None
+        moved = (
+            _range(nmods + _len(classes))
+            if not kinds or wviews is None
+            else _compress(_count(), _map(_ne, _map(_tagof, wviews), wtags))
+        )
         wmods = wmtypes = wclasses = wctypes = wmros = wviews = wtags = None
         for index in moved:
-            if last is not None and index >= last:
-                break
             if index < nmods:
-                name, mod, mtype, d, nall, vall, keys, vals, _view, _tag = mods[index]
+                label, mod, mtype, d, nall, vall, keys, vals, _view, _tag = mods[index]
                 if _type(mod) is not mtype:
-                    changed = changed + (f"module {name} changed its class",)
-                if _len(d) == nall and _all(_map(_is, d.values(), vall)):
-                    continue
-                if not _all(_map(_is, _map(_type, d), _repeat(_str))):
-                    changed = changed + (f"module {name} holds a key that is not a string",)
-                    continue
-                if _all(_map(_is, _map(d.get, keys), vals)):
-                    continue
-                for key, obj in _zip(keys, vals):
-                    now = d.get(key, _missing)
-                    if now is not obj:
-                        changed = changed + (
-                            f"{name}.{key} " + ("deleted" if now is _missing else "replaced"),
-                        )
-                continue
-            qual, klass, ctype, mro, d, nall, vall, keys, vals, known, _view, _tag = classes[
-                index - nmods
-            ]
-            if _type(klass) is not ctype or _getmro(klass) is not mro:
-                changed = changed + (f"class {qual} changed its metaclass or bases",)
+                    changed = changed + (f"module {label} changed its class",)
+            else:
+                label, klass, ctype, mro, d, nall, vall, keys, vals, known, _view, _tag = classes[
+                    index - nmods
+                ]
+                if _type(klass) is not ctype or _getmro(klass) is not mro:
+                    changed = changed + (f"class {label} changed its metaclass or bases",)
             if _len(d) == nall and _all(_map(_is, d.values(), vall)):
                 continue
-            for key in d:  # a new method or descriptor of a class shadows its bases'
-                if key in known:
+            if index < nmods:
+                if not _all(_map(_is, _map(_type, d), _repeat(_str))):
+                    changed = changed + (f"module {label} holds a key that is not a string",)
                     continue
-                shadows = _callable(d[key])
-                for kind in descriptors:  # by identity: `in` could call a metaclass's __eq__
-                    if _type(d[key]) is kind:
-                        shadows = True
-                if shadows:
-                    changed = changed + (f"{qual}.{key} added",)
+            else:
+                for key in d:  # a new method or descriptor of a class shadows its bases'
+                    if key in known:
+                        continue
+                    shadows = _callable(d[key])
+                    for kind in descriptors:  # by identity: `in` could call a metaclass's __eq__
+                        if _type(d[key]) is kind:
+                            shadows = True
+                    if shadows:
+                        changed = changed + (f"{label}.{key} added",)
             if _all(_map(_is, _map(d.get, keys), vals)):
                 continue
             for key, obj in _zip(keys, vals):
                 now = d.get(key, _missing)
                 if now is not obj:
                     changed = changed + (
-                        f"{qual}.{key} " + ("deleted" if now is _missing else "replaced"),
+                        f"{label}.{key} " + ("deleted" if now is _missing else "replaced"),
                     )
         moved = None
         # keyword defaults (a dict, changed in place)
         kwds, kviews, ktags = kwds_tags
         for index in (
-            _count()
+            _range(_len(kwds))
             if kviews is None
             else _compress(_count(), _map(_ne, _map(_tagof, kviews), ktags))
         ):
-            if index >= _len(kwds):
-                break
             qual, kwd, nall, keys, vals, _view, _tag = kwds[index]
             if _len(kwd) != nall or not (
                 _all(_map(_is, kwd, keys)) and _all(_map(_is, kwd.values(), vals))

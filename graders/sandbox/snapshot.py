@@ -737,7 +737,7 @@ def install(config, hook_function):
         missing, type.__dict__["__dict__"].__get__, callable, (property, classmethod, staticmethod,
         functools.cached_property), issubclass, type.__dict__["__qualname__"].__get__,
         itertools.compress, itertools.count, operator.ne, _version_value,
-        itertools.chain.from_iterable, operator.not_, dict, operator.methodcaller("get", "__eq__"),
+        itertools.chain.from_iterable, operator.not_, dict, operator.methodcaller("get", "__eq__"), range,
     )
     # fmt: on
     hook.__defaults__ = (fast, record, snapshot, tools)

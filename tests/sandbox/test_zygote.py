@@ -219,6 +219,21 @@ def test_the_setting_reaches_the_sandbox(monkeypatch: pytest.MonkeyPatch) -> Non
     assert zygote_default()
 
 
+AID = "da-basics-check"
+
+
+def with_patch(answer: str) -> tuple[dict, dict]:  # type: ignore[type-arg]
+    """The data-analysis stage-1 source, and a submission of its solutions whose `da-fill` answer
+    is `answer` instead."""
+    folder = Path(__file__).parents[2] / "labs/data-analysis/basics/assessments" / AID
+    source = json.loads((folder / f"{AID}.ipynb").read_text(encoding="utf-8"))
+    patched = json.loads(json.dumps(source))
+    for cell in patched["cells"]:
+        if cell["metadata"].get("nbgrader", {}).get("grade_id") == "da-fill":
+            cell["source"] = answer
+    return source, patched
+
+
 def test_the_setup_cell_reuses_the_zygotes_walk_and_still_sees_every_change(
     sandbox: LocalSandbox,
 ) -> None:
@@ -226,16 +241,12 @@ def test_the_setup_cell_reuses_the_zygotes_walk_and_still_sees_every_change(
     setup cell takes that walk (nothing is left of it for the notebook) and still snapshots the
     kernel as it is: an honest notebook passes every probe, a patch of a pre-imported library's
     class is caught by the probes after it, as without a zygote (tests/attacks: every backend)."""
-    aid = "da-basics-check"
-    folder = Path(__file__).parents[2] / "labs/data-analysis/basics/assessments" / aid
-    source = json.loads((folder / f"{aid}.ipynb").read_text(encoding="utf-8"))
-    patched = json.loads(json.dumps(source))
-    for cell in patched["cells"]:
-        if cell["metadata"].get("nbgrader", {}).get("grade_id") == "da-fill":
-            cell["source"] = "import pandas\npandas.DataFrame.copy = lambda self, deep=True: self\n"
+    source, patched = with_patch(
+        "import pandas\npandas.DataFrame.copy = lambda self, deep=True: self\n"
+    )
     look = "import sys\nprint(type(getattr(sys, '_sadari_pre', None)).__name__)"
     for notebook, caught in ((source, False), (patched, True)):
-        p = plan(aid, source, notebook)
+        p = plan(AID, source, notebook)
         # (a failed probe keeps the test after it from running: only the probes' answers count)
         out = [run.output for run in sandbox.run([look, *p.cells, look], LIMITS, [])]
         assert out[0] == "tuple\n" and out[-1] == "NoneType\n", (out[0], out[-1])
@@ -258,13 +269,9 @@ def test_the_probes_see_the_same_without_dict_version_tags(
     compared value by value. Both find the same patch and pass the same honest notebook."""
     from sadari.graders import plan as plan_module
 
-    aid = "da-basics-check"
-    folder = Path(__file__).parents[2] / "labs/data-analysis/basics/assessments" / aid
-    source = json.loads((folder / f"{aid}.ipynb").read_text(encoding="utf-8"))
-    patched = json.loads(json.dumps(source))
-    for cell in patched["cells"]:
-        if cell["metadata"].get("nbgrader", {}).get("grade_id") == "da-fill":
-            cell["source"] = "import pandas.api.types as t\nt.is_integer_dtype = lambda *a: True\n"
+    source, patched = with_patch(
+        "import pandas.api.types as t\nt.is_integer_dtype = lambda *a: True\n"
+    )
     untagged = plan_module.SNAPSHOT.replace(
         "def dict_versions():\n", "def dict_versions():\n    return None\n", 1
     )
@@ -274,7 +281,7 @@ def test_the_probes_see_the_same_without_dict_version_tags(
         if not tags:
             monkeypatch.setattr(plan_module, "SNAPSHOT", untagged)
         for notebook, caught in ((source, False), (patched, True)):
-            p = plan(aid, source, notebook)
+            p = plan(AID, source, notebook)
             out = [run.output for run in sandbox.run(p.cells, LIMITS, [])]
             probes = {
                 r.split(":", 1)[1]: o
