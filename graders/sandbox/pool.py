@@ -104,33 +104,35 @@ def connect(
 
 
 def _wait_for_answer(kernel: Kernel, deadline: float) -> None:
-    """Wait until the kernel answers a kernel_info request on shell and the status messages it
-    publishes for that request reach iopub (a subscription takes a moment to reach the kernel;
-    until it has, what the kernel publishes is lost), as jupyter_client's `wait_for_ready` does,
-    without its last step: waiting until iopub has been quiet for 0.2 s, which every kernel start
-    would spend idle. The execution loop reads only the iopub messages of its own request."""
+    """Wait until the kernel answers a kernel_info request on shell and a message it publishes
+    reaches iopub (a subscription takes a moment to reach the kernel; until it has, what the
+    kernel publishes is lost), as jupyter_client's `wait_for_ready` does, without its last step:
+    waiting until iopub has been quiet for 0.2 s, which every kernel start would spend idle.
+
+    A request is sent each time no reply came within a second, so a slow kernel's replies can
+    arrive one or more requests late: a reply to any request sent here counts. The execution
+    loop reads only the iopub messages of its own request, so what is left on iopub is harmless.
+    """
     client = kernel.client
+    sent: set[str] = set()
     while True:
         if kernel.exited():
             raise RuntimeError("the sandboxed kernel exited before it answered")
         left = deadline - time.monotonic()
         if left <= 0:
             raise RuntimeError("the sandboxed kernel did not answer in time")
-        msg_id = client.kernel_info()
+        sent.add(client.kernel_info())
         try:
             reply = client.shell_channel.get_msg(timeout=min(1.0, left))
         except queue.Empty:
             continue
-        if reply["parent_header"].get("msg_id") != msg_id:
+        if reply["parent_header"].get("msg_id") not in sent:
             continue
-        end = time.monotonic() + 0.2
-        while (wait := end - time.monotonic()) > 0:
-            try:
-                msg = client.iopub_channel.get_msg(timeout=wait)
-            except queue.Empty:
-                break
-            if msg["parent_header"].get("msg_id") == msg_id:
-                return
+        try:
+            client.iopub_channel.get_msg(timeout=min(0.2, max(left, 0.01)))
+        except queue.Empty:
+            continue
+        return
 
 
 class KernelPool:
