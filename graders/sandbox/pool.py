@@ -52,13 +52,18 @@ class Kernel:
         return self.proc.poll() is not None
 
     def alive(self, timeout: float = 10.0) -> bool:
-        """The trusted side's own check: the process runs and answers a kernel_info request."""
+        """The trusted side's own check: the process runs and answers this kernel_info request
+        (a late reply to an earlier one, left from the start, says nothing of the kernel now)."""
         if self.exited():
             return False
         try:
-            self.client.kernel_info()
-            reply = self.client.shell_channel.get_msg(timeout=timeout)
-            return bool(reply["content"].get("status") == "ok")
+            msg_id = self.client.kernel_info()
+            end = time.monotonic() + timeout
+            while (left := end - time.monotonic()) > 0:
+                reply = self.client.shell_channel.get_msg(timeout=left)
+                if reply["parent_header"].get("msg_id") == msg_id:
+                    return bool(reply["content"].get("status") == "ok")
+            return False
         except Exception:
             return False
 

@@ -88,3 +88,20 @@ def test_a_kernel_that_exits_or_never_answers_is_an_error() -> None:
     with pytest.raises(RuntimeError, match="did not answer in time"):
         wait(Kernel(Client(shell=[], iopub=[])), seconds=0.05)
     assert time.monotonic() - started < 1.0
+
+
+def test_a_late_reply_from_the_start_does_not_vouch_for_a_kernel_that_stopped_answering() -> None:
+    # the start accepted r1's reply; r2's came after it, when the kernel had stopped answering
+    client = Client(shell=[None], iopub=[status()])
+    client.shell_channel.script.append(client.reply_to(1))
+    kernel = Kernel(client)
+    wait(kernel)
+    late = {"parent_header": {"msg_id": "r2"}, "content": {"status": "ok"}}
+    client.shell_channel.script[:] = [late, None]
+    assert not kernel.alive(timeout=0.2)
+
+    def answer() -> dict[str, Any]:
+        return {"parent_header": {"msg_id": client.sent[-1]}, "content": {"status": "ok"}}
+
+    client.shell_channel.script[:] = [late, answer]
+    assert kernel.alive(timeout=0.2)
