@@ -239,6 +239,8 @@ class SandboxAutograder:
         self.limits = limits
         self.max_bytes = max_bytes
         self.record_nbgrader = record_nbgrader
+        if record_nbgrader:
+            record.share_gradebook_engines()
 
     def close(self) -> None:
         """Stop the kernels the backend started ahead."""
