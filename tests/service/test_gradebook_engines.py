@@ -9,6 +9,7 @@ import os
 import sys
 from pathlib import Path
 
+import nbgrader.api
 import pytest
 from nbgrader.api import Gradebook
 
@@ -22,7 +23,9 @@ def test_gradebooks_of_one_course_share_an_engine_and_see_each_others_writes(
     path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
     monkeypatch.setenv("PATH", path)
     record.share_gradebook_engines()
-    record.share_gradebook_engines()  # idempotent: the second call wraps nothing again
+    shared = nbgrader.api.create_engine
+    record.share_gradebook_engines()
+    assert nbgrader.api.create_engine is shared  # the second call wraps nothing again
     one, two = (f"sqlite:///{tmp_path / name / 'gradebook.db'}" for name in ("a", "b"))
     for url in (one, two):
         Path(url.removeprefix("sqlite:///")).parent.mkdir()
